@@ -1,0 +1,83 @@
+/**
+ * The few named errors of pgwalstreams.
+ *
+ * Each error says what the pipeline does next: `retryable` errors are retried with backoff
+ * (a connection lost, a publish not acknowledged); the others stop the process with a clear
+ * message and a non-zero exit (bad configuration, bad bytes, a missing privilege).
+ */
+
+/** Options shared by every pgwalstreams error. */
+export interface ErrorOptions {
+  cause?: unknown;
+}
+
+/** Base class: a message, an optional cause and whether a retry can help. */
+export abstract class PgwalstreamsError extends Error {
+  /** True when retrying the same work later can succeed. */
+  abstract readonly retryable: boolean;
+
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+  }
+}
+
+/** One problem found in a configuration file, with the key path it concerns. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** The configuration is invalid; lists every problem at once. Fatal. */
+export class ConfigError extends PgwalstreamsError {
+  readonly retryable = false;
+  readonly problems: readonly ConfigProblem[];
+
+  constructor(message: string, problems: readonly ConfigProblem[] = [], options?: ErrorOptions) {
+    const detail = problems.map((p) => `  - ${p.path || '(root)'}: ${p.message}`).join('\n');
+    super(detail ? `${message}\n${detail}` : message, options);
+    this.problems = problems;
+  }
+}
+
+/** Bytes from the server that do not form a valid message. Fatal: the stream cannot be trusted. */
+export class DecodeError extends PgwalstreamsError {
+  readonly retryable = false;
+  /** The message tag being decoded (a character such as `I`), or `frame` for the outer frame. */
+  readonly tag: string;
+  /** Byte offset inside the message where decoding failed. */
+  readonly offset: number;
+
+  constructor(message: string, tag: string, offset: number, options?: ErrorOptions) {
+    super(`${message} (message ${JSON.stringify(tag)}, offset ${offset})`, options);
+    this.tag = tag;
+    this.offset = offset;
+  }
+}
+
+/** PostgreSQL refused or lost the replication stream. Retryable unless the setup itself is wrong. */
+export class ReplicationError extends PgwalstreamsError {
+  readonly retryable: boolean;
+
+  constructor(message: string, options?: ErrorOptions & { retryable?: boolean }) {
+    super(message, options);
+    this.retryable = options?.retryable ?? true;
+  }
+}
+
+/** JetStream did not store an event (no stream, no ack in time, an error reply). Retryable. */
+export class PublishError extends PgwalstreamsError {
+  readonly retryable = true;
+  /** The subject the failed event was published to, when known. */
+  readonly subject: string | undefined;
+
+  constructor(message: string, options?: ErrorOptions & { subject?: string }) {
+    super(message, options);
+    this.subject = options?.subject;
+  }
+}
+
+/** True when an error is known to be worth retrying; unknown errors count as retryable. */
+export function isRetryable(err: unknown): boolean {
+  return err instanceof PgwalstreamsError ? err.retryable : true;
+}
