@@ -1,0 +1,93 @@
+/**
+ * Which LSN may be confirmed to PostgreSQL.
+ *
+ * Contract: the flush LSN only ever moves to the end LSN of a commit whose events, and every
+ * event published before them, JetStream has acknowledged. A keepalive position moves it only
+ * when no transaction is open and nothing is in flight. It never moves backwards.
+ *
+ * Events are numbered 1, 2, 3, … in publish order (`publish()`). Acknowledgements may arrive in
+ * any order; the checkpointer tracks the highest number below which every event is acknowledged.
+ */
+import type { Lsn } from '../source/lsn.js';
+
+interface PendingCommit {
+  /** Number of the last event published before this commit (0 when none yet). */
+  lastSeq: number;
+  endLsn: Lsn;
+}
+
+/** Tracks published and acknowledged events and the commits that wait on them. */
+export class Checkpointer {
+  private flushed: Lsn;
+  private published = 0;
+  private ackedThrough = 0;
+  private readonly ackedAhead = new Set<number>();
+  private readonly pending: PendingCommit[] = [];
+  private head = 0;
+
+  /** @param start the slot's confirmed position at the start of the session. */
+  constructor(start: Lsn) {
+    this.flushed = start;
+  }
+
+  /** The LSN that may be confirmed as flushed now. */
+  get flushLsn(): Lsn {
+    return this.flushed;
+  }
+
+  /** Events published and not yet acknowledged. */
+  get inFlight(): number {
+    return this.published - this.ackedThrough - this.ackedAhead.size;
+  }
+
+  /** Records that one more event goes to the sink and returns its number (1, 2, 3, …). */
+  publish(): number {
+    return ++this.published;
+  }
+
+  /** Records JetStream's acknowledgement of event `seq`. */
+  acked(seq: number): void {
+    if (seq <= this.ackedThrough || seq > this.published) return;
+    if (seq !== this.ackedThrough + 1) {
+      this.ackedAhead.add(seq);
+      return;
+    }
+    this.ackedThrough = seq;
+    while (this.ackedAhead.delete(this.ackedThrough + 1)) this.ackedThrough++;
+    this.release();
+  }
+
+  /** Records a commit: its end LSN may be confirmed once every event published so far is acknowledged. */
+  commit(endLsn: Lsn): void {
+    const tail = this.pending.length > this.head ? this.pending[this.pending.length - 1] : undefined;
+    if (tail && tail.lastSeq === this.published) {
+      if (endLsn > tail.endLsn) tail.endLsn = endLsn;
+    } else {
+      this.pending.push({ lastSeq: this.published, endLsn });
+    }
+    this.release();
+  }
+
+  /**
+   * Records a keepalive's WAL position. It is confirmed only when nothing is in flight and no
+   * transaction is open (`inTransaction`), so that the slot advances on an idle or filtered database.
+   */
+  idle(walEnd: Lsn, inTransaction: boolean): void {
+    if (!inTransaction && this.inFlight === 0 && this.head === this.pending.length && walEnd > this.flushed) {
+      this.flushed = walEnd;
+    }
+  }
+
+  private release(): void {
+    while (this.head < this.pending.length) {
+      const next = this.pending[this.head]!;
+      if (next.lastSeq > this.ackedThrough) break;
+      if (next.endLsn > this.flushed) this.flushed = next.endLsn;
+      this.head++;
+    }
+    if (this.head > 1024 && this.head * 2 > this.pending.length) {
+      this.pending.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}

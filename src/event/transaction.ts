@@ -1,0 +1,202 @@
+/**
+ * Transaction assembly: folds pgoutput messages into row changes, one at a time.
+ *
+ * Nothing is buffered per transaction: each Insert, Update, Delete or Truncate becomes a
+ * `Change` as soon as it is decoded, so memory does not grow with transaction size. With
+ * pgoutput protocol 1 the server sends a transaction only once it has committed, so every
+ * change seen here belongs to a committed transaction.
+ */
+import { DecodeError } from '../errors.js';
+import { formatLsn, type Lsn } from '../source/lsn.js';
+import { formatPgTimestamp } from '../source/pg-time.js';
+import type {
+  OldTupleKind,
+  PgoutputMessage,
+  RelationMessage,
+  Tuple,
+  CommitMessage,
+} from '../source/pgoutput/messages.js';
+import { eventId, transactionIdPrefix, type TransactionIdPrefix } from './event-id.js';
+import { valueWriter, type ValueWriter } from './values.js';
+
+/** What happened to a row, as published in the event's `action`. */
+export const Action = {
+  Insert: 'INSERT',
+  Update: 'UPDATE',
+  Delete: 'DELETE',
+  Truncate: 'TRUNCATE',
+} as const;
+export type Action = (typeof Action)[keyof typeof Action];
+
+/** A column of a relation, with what the event encoder needs precomputed. */
+export interface Column {
+  name: string;
+  /** The column name as a JSON string followed by `:`, ready to write into an object. */
+  jsonKey: string;
+  typeOid: number;
+  isKey: boolean;
+  write: ValueWriter;
+}
+
+/** A table as last described by a Relation message. */
+export interface Relation {
+  id: number;
+  schema: string;
+  table: string;
+  replicaIdentity: string;
+  columns: Column[];
+}
+
+/** The transaction a change belongs to. */
+export interface TransactionInfo {
+  xid: number;
+  commitLsn: Lsn;
+  /** Commit LSN as `X/Y`. */
+  lsnText: string;
+  /** Commit time, RFC 3339 UTC with microseconds. */
+  commitTime: string;
+  idPrefix: TransactionIdPrefix;
+}
+
+/** One row change (or one truncated table), ready to be routed and encoded. */
+export interface Change {
+  /** Deterministic id from (commit LSN, position); also the `Nats-Msg-Id`. */
+  id: string;
+  /** 0-based position of the change in its transaction, counting every change, published or not. */
+  position: number;
+  action: Action;
+  relation: Relation;
+  tx: TransactionInfo;
+  newTuple: Tuple | null;
+  oldKind: OldTupleKind | null;
+  oldTuple: Tuple | null;
+  /** Truncate options; present on TRUNCATE changes only. */
+  truncate: { cascade: boolean; restartIdentity: boolean } | null;
+}
+
+/** Keeps the relation cache and the open transaction; turns messages into changes. */
+export class TransactionAssembler {
+  private readonly relations = new Map<number, Relation>();
+  private tx: TransactionInfo | null = null;
+  private position = 0;
+
+  /** @param namespace the 26-bit namespace of event ids (see `systemNamespace`). */
+  constructor(private readonly namespace: number) {}
+
+  /** True between a Begin and its Commit. */
+  get inTransaction(): boolean {
+    return this.tx !== null;
+  }
+
+  /**
+   * Applies one message. Returns the changes it produced (none for Begin, Commit, Relation,
+   * Type, Origin and Message; one per table for Truncate).
+   */
+  apply(msg: PgoutputMessage): Change[] {
+    switch (msg.tag) {
+      case 'begin':
+        if (this.tx) throw new DecodeError('begin inside an open transaction', 'B', 0);
+        this.tx = {
+          xid: msg.xid,
+          commitLsn: msg.finalLsn,
+          lsnText: formatLsn(msg.finalLsn),
+          commitTime: formatPgTimestamp(msg.commitTime),
+          idPrefix: transactionIdPrefix(this.namespace, msg.finalLsn),
+        };
+        this.position = 0;
+        return [];
+      case 'commit':
+        this.commit(msg);
+        return [];
+      case 'relation':
+        this.relations.set(msg.relationId, toRelation(msg));
+        return [];
+      case 'type':
+      case 'origin':
+      case 'message':
+        return [];
+      case 'insert':
+        return [this.change(Action.Insert, msg.relationId, msg.newTuple, null, null, 'I')];
+      case 'update':
+        return [this.change(Action.Update, msg.relationId, msg.newTuple, msg.oldKind, msg.oldTuple, 'U')];
+      case 'delete':
+        return [this.change(Action.Delete, msg.relationId, null, msg.oldKind, msg.oldTuple, 'D')];
+      case 'truncate': {
+        const options = { cascade: msg.cascade, restartIdentity: msg.restartIdentity };
+        return msg.relationIds.map((id) => {
+          const c = this.change(Action.Truncate, id, null, null, null, 'T');
+          c.truncate = options;
+          return c;
+        });
+      }
+    }
+  }
+
+  /** Forgets the open transaction (used when a replication session ends mid-transaction). */
+  reset(): void {
+    this.tx = null;
+    this.position = 0;
+  }
+
+  private commit(msg: CommitMessage): void {
+    if (!this.tx) throw new DecodeError('commit without begin', 'C', 0);
+    if (this.tx.commitLsn !== msg.commitLsn) {
+      throw new DecodeError(
+        `commit LSN ${formatLsn(msg.commitLsn)} does not match begin's ${this.tx.lsnText}`,
+        'C',
+        1,
+      );
+    }
+    this.tx = null;
+  }
+
+  private change(
+    action: Action,
+    relationId: number,
+    newTuple: Tuple | null,
+    oldKind: OldTupleKind | null,
+    oldTuple: Tuple | null,
+    tag: string,
+  ): Change {
+    const tx = this.tx;
+    if (!tx) throw new DecodeError('row change outside a transaction', tag, 0);
+    const relation = this.relations.get(relationId);
+    if (!relation) throw new DecodeError(`change for relation ${relationId} before its Relation message`, tag, 1);
+    const width = relation.columns.length;
+    if ((newTuple && newTuple.length !== width) || (oldTuple && oldTuple.length !== width)) {
+      throw new DecodeError(
+        `tuple width does not match relation ${relation.schema}.${relation.table} (${width} columns)`,
+        tag,
+        5,
+      );
+    }
+    const position = this.position++;
+    return {
+      id: eventId(tx.idPrefix, position),
+      position,
+      action,
+      relation,
+      tx,
+      newTuple,
+      oldKind,
+      oldTuple,
+      truncate: null,
+    };
+  }
+}
+
+function toRelation(msg: RelationMessage): Relation {
+  return {
+    id: msg.relationId,
+    schema: msg.schema,
+    table: msg.name,
+    replicaIdentity: msg.replicaIdentity,
+    columns: msg.columns.map((c) => ({
+      name: c.name,
+      jsonKey: JSON.stringify(c.name) + ':',
+      typeOid: c.typeOid,
+      isKey: c.isKey,
+      write: valueWriter(c.typeOid),
+    })),
+  };
+}

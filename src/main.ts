@@ -1,0 +1,141 @@
+#!/usr/bin/env node
+/**
+ * pgwalstreams: wiring, signals and exit codes. No logic lives here.
+ *
+ * Exit codes: 0 after a clean stop (SIGTERM, SIGINT), 1 on a fatal error at run time,
+ * 2 on a usage or configuration error.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { loadConfig } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { ConfigError } from './errors.js';
+import { createLogger, type Logger } from './ops/log.js';
+import { Pipeline, type PipelineSettings } from './pipeline.js';
+
+const USAGE = `usage: pgwalstreams [--config <file>]
+
+Streams committed changes from PostgreSQL (logical replication, pgoutput) to NATS JetStream.
+
+options:
+  -c, --config <file>   configuration file (default: config.yml, or $PGWALSTREAMS_CONFIG)
+  -v, --version         print the version
+  -h, --help            print this help`;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Maps the configuration onto what the pipeline needs. */
+export function pipelineSettings(config: Config): PipelineSettings {
+  const { database, listener, nats } = config;
+  return {
+    pg: {
+      host: database.host,
+      port: database.port,
+      database: database.name,
+      user: database.user,
+      password: database.password,
+    },
+    slot: { slot: listener.slotName, publication: listener.publication },
+    maxInFlight: nats.maxInFlight,
+    ackTimeoutMs: nats.ackTimeout,
+    stream: nats.stream && {
+      name: nats.stream.name,
+      subjects: nats.stream.subjects,
+      storage: nats.stream.storage,
+      duplicateWindowMs: nats.stream.duplicateWindow,
+      replicas: nats.stream.replicas,
+    },
+    routes: { topicPrefix: nats.topicPrefix, tables: database.filter?.tables },
+    shutdownTimeoutMs: listener.shutdownTimeout,
+  };
+}
+
+async function connectNats(config: Config, log: Logger): Promise<NatsConnection> {
+  const nc = await connect({
+    servers: config.nats.address.split(',').map((s) => s.trim()),
+    name: 'pgwalstreams',
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 1000,
+    waitOnFirstConnect: true,
+  });
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === 'disconnect') log.warn({ server: s.server }, 'nats disconnected');
+      else if (s.type === 'reconnect') log.info({ server: s.server }, 'nats reconnected');
+    }
+  })();
+  log.info({ server: nc.getServer() }, 'nats connected');
+  return nc;
+}
+
+async function run(configPath: string): Promise<number> {
+  let config: Config;
+  try {
+    config = await loadConfig(configPath);
+  } catch (err) {
+    process.stderr.write(`pgwalstreams: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 2;
+  }
+  const log = createLogger(config.logger);
+  const controller = new AbortController();
+  let signals = 0;
+  const onSignal = (name: string) => {
+    signals++;
+    if (signals === 1) {
+      log.info({ signal: name }, 'stopping: waiting for outstanding pubacks');
+      controller.abort();
+    } else {
+      log.warn({ signal: name }, 'second signal: exiting now; unacknowledged events are not confirmed');
+      process.exit(130);
+    }
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
+  let nc: NatsConnection | undefined;
+  try {
+    nc = await connectNats(config, log);
+    const pipeline = new Pipeline(pipelineSettings(config), nc, log);
+    await pipeline.run(controller.signal);
+    log.info('stopped');
+    return 0;
+  } catch (err) {
+    log.fatal({ err }, err instanceof Error ? err.message : 'fatal error');
+    return err instanceof ConfigError ? 2 : 1;
+  } finally {
+    await nc?.drain().catch(() => {});
+    log.flush();
+  }
+}
+
+async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        config: { type: 'string', short: 'c' },
+        version: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    process.stderr.write(`pgwalstreams: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
+    return 2;
+  }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(version() + '\n');
+    return 0;
+  }
+  return run(values.config ?? process.env['PGWALSTREAMS_CONFIG'] ?? 'config.yml');
+}
+
+process.exitCode = await main(process.argv.slice(2));

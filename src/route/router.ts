@@ -1,0 +1,56 @@
+/**
+ * Routing: which changes are published, and on which subject.
+ *
+ * The filter is `database.filter.tables`: a table name (any schema) or `schema.table` maps to
+ * the actions to publish. No filter, or an empty one, publishes everything. A change that is
+ * filtered out is still counted in its transaction, so the slot moves past it.
+ */
+import type { Action, Relation } from '../event/transaction.js';
+import { changeSubject } from './subject.js';
+
+/** Table key (`users` or `public.users`) → actions in lower case (`insert`, `update`, ...). */
+export type TableFilter = Readonly<Record<string, readonly string[]>>;
+
+/** What the router needs from the configuration; both parts may change on a reload. */
+export interface RouteSettings {
+  topicPrefix: string;
+  tables?: TableFilter | undefined;
+}
+
+const ACTIONS: readonly Action[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'];
+
+/** Decides, per relation and action, the subject to publish on, or `null` to skip. */
+export class Router {
+  // Per relation: the subject of each action in ACTIONS order, null where filtered out.
+  private readonly cache = new WeakMap<Relation, (string | null)[]>();
+  private readonly tables: Map<string, Set<string>> | null;
+
+  constructor(private readonly settings: RouteSettings) {
+    const entries = Object.entries(settings.tables ?? {});
+    this.tables =
+      entries.length === 0
+        ? null
+        : new Map(entries.map(([key, actions]) => [key, new Set(actions.map((a) => a.toLowerCase()))]));
+  }
+
+  /** The subject for this change, or `null` when the filter leaves it out. */
+  route(relation: Relation, action: Action): string | null {
+    let subjects = this.cache.get(relation);
+    if (!subjects) {
+      subjects = ACTIONS.map((a) => (this.accepts(relation.schema, relation.table, a) ? this.subject(relation, a) : null));
+      this.cache.set(relation, subjects);
+    }
+    return subjects[ACTIONS.indexOf(action)] ?? null;
+  }
+
+  /** True when the filter publishes `action` on `schema.table`. */
+  accepts(schema: string, table: string, action: Action): boolean {
+    if (!this.tables) return true;
+    const a = action.toLowerCase();
+    return (this.tables.get(`${schema}.${table}`)?.has(a) ?? false) || (this.tables.get(table)?.has(a) ?? false);
+  }
+
+  private subject(relation: Relation, action: Action): string {
+    return changeSubject(this.settings.topicPrefix, relation.schema, relation.table, action);
+  }
+}

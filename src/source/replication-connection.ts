@@ -1,0 +1,277 @@
+/**
+ * Everything that talks to PostgreSQL: start-up checks, publication and slot, and the
+ * replication stream itself (`START_REPLICATION … LOGICAL`, CopyBoth).
+ *
+ * See https://www.postgresql.org/docs/current/protocol-replication.html
+ */
+import pg from 'pg';
+import copyStreams, { type CopyBothQueryStream } from 'pg-copy-streams';
+import { ReplicationError } from '../errors.js';
+import { encodeStandbyStatus, pgClock } from './frames.js';
+import { formatLsn, parseLsn, type Lsn } from './lsn.js';
+
+/** How to reach the database. */
+export interface PgSettings {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  password?: string | undefined;
+}
+
+/** The slot and publication the pipeline reads through. */
+export interface SlotSettings {
+  slot: string;
+  publication: string;
+}
+
+/** What `prepare` found or made. */
+export interface PreparedSlot {
+  /** The slot's confirmed flush position: where replication resumes. */
+  confirmedFlush: Lsn;
+  slotCreated: boolean;
+  publicationCreated: boolean;
+}
+
+/**
+ * Session settings for the replication connection, so that values arrive in one form whatever
+ * the server's defaults: ISO dates, UTC, ISO 8601 intervals and shortest exact floats.
+ */
+const SESSION_OPTIONS = '-c datestyle=ISO,YMD -c timezone=UTC -c intervalstyle=iso_8601 -c extra_float_digits=1';
+
+function clientConfig(s: PgSettings, replication: boolean): pg.ClientConfig {
+  const config: pg.ClientConfig & { replication?: string } = {
+    host: s.host,
+    port: s.port,
+    database: s.database,
+    user: s.user,
+    application_name: 'pgwalstreams',
+    connectionTimeoutMillis: 10_000,
+    keepAlive: true,
+  };
+  if (s.password !== undefined) config.password = s.password;
+  if (replication) {
+    config.replication = 'database';
+    config.options = SESSION_OPTIONS;
+  }
+  return config;
+}
+
+/** Wraps a connection failure as retryable, unless it is an authentication or a missing database. */
+function connectionError(s: PgSettings, cause: unknown): ReplicationError {
+  const code = (cause as { code?: string }).code;
+  const fatal = code === '28P01' || code === '28000' || code === '3D000';
+  const hint =
+    code === '28P01' || code === '28000'
+      ? ': check database.user and the password'
+      : code === '3D000'
+        ? ': check database.name'
+        : '';
+  return new ReplicationError(`cannot connect to postgresql at ${s.host}:${s.port}${hint}`, {
+    cause,
+    retryable: !fatal,
+  });
+}
+
+/** Opens a plain SQL connection. */
+export async function connectSql(s: PgSettings): Promise<pg.Client> {
+  const client = new pg.Client(clientConfig(s, false));
+  client.on('error', () => {}); // errors surface on the next query; never crash on an idle socket error
+  try {
+    await client.connect();
+  } catch (cause) {
+    throw connectionError(s, cause);
+  }
+  return client;
+}
+
+/** Quotes an SQL identifier. */
+export function quoteIdent(name: string): string {
+  return '"' + name.replaceAll('"', '""') + '"';
+}
+
+/**
+ * Checks `wal_level`, creates the publication (`FOR ALL TABLES`) and the pgoutput slot when
+ * they are absent, and returns where replication resumes. A publication the user made is
+ * left as it is.
+ */
+export async function prepare(client: pg.Client, s: SlotSettings): Promise<PreparedSlot> {
+  const walLevel = (await client.query<{ wal_level: string }>('SHOW wal_level')).rows[0]?.wal_level;
+  if (walLevel !== 'logical') {
+    throw new ReplicationError(
+      `postgresql has wal_level = ${walLevel ?? 'unknown'}; logical replication needs wal_level = logical: ` +
+        `set it in postgresql.conf (or run ALTER SYSTEM SET wal_level = logical) and restart postgresql`,
+      { retryable: false },
+    );
+  }
+
+  let publicationCreated = false;
+  const pub = await client.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [s.publication]);
+  if (pub.rowCount === 0) {
+    try {
+      await client.query(`CREATE PUBLICATION ${quoteIdent(s.publication)} FOR ALL TABLES`);
+      publicationCreated = true;
+    } catch (cause) {
+      if ((cause as { code?: string }).code !== '42710') {
+        throw new ReplicationError(
+          `cannot create publication ${s.publication}: FOR ALL TABLES needs a superuser; create it once as one ` +
+            `(CREATE PUBLICATION ${quoteIdent(s.publication)} FOR ALL TABLES) or name an existing publication in listener.publication`,
+          { cause, retryable: false },
+        );
+      }
+    }
+  }
+
+  let slotCreated = false;
+  let slot = await readSlot(client, s.slot);
+  if (!slot) {
+    try {
+      await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [s.slot]);
+      slotCreated = true;
+    } catch (cause) {
+      if ((cause as { code?: string }).code !== '42710') {
+        throw new ReplicationError(
+          `cannot create replication slot ${s.slot}: the user needs the REPLICATION attribute ` +
+            `(ALTER ROLE … WITH REPLICATION) and max_replication_slots must have room`,
+          { cause, retryable: false },
+        );
+      }
+    }
+    slot = await readSlot(client, s.slot);
+    if (!slot) throw new ReplicationError(`replication slot ${s.slot} vanished right after creation`);
+  }
+  if (slot.plugin !== 'pgoutput' || slot.database !== (await currentDatabase(client))) {
+    throw new ReplicationError(
+      `replication slot ${s.slot} exists but uses plugin ${slot.plugin ?? 'none'} on database ${slot.database ?? 'none'}: ` +
+        `choose another listener.slotName, or drop that slot`,
+      { retryable: false },
+    );
+  }
+  if (slot.wal_status === 'lost' || slot.confirmed_flush_lsn === null) {
+    throw new ReplicationError(
+      `replication slot ${s.slot} is invalidated (the WAL it needed was removed): changes were lost; ` +
+        `drop the slot (SELECT pg_drop_replication_slot('${s.slot}')) and start again to create a new one`,
+      { retryable: false },
+    );
+  }
+  if (slot.active_pid !== null) {
+    throw new ReplicationError(`replication slot ${s.slot} is in use by another connection (pid ${slot.active_pid})`);
+  }
+  return { confirmedFlush: parseLsn(slot.confirmed_flush_lsn), slotCreated, publicationCreated };
+}
+
+interface SlotRow {
+  plugin: string | null;
+  database: string | null;
+  confirmed_flush_lsn: string | null;
+  active_pid: number | null;
+  wal_status: string | null;
+}
+
+async function readSlot(client: pg.Client, slot: string): Promise<SlotRow | undefined> {
+  const r = await client.query<SlotRow>(
+    'SELECT plugin, database, confirmed_flush_lsn::text, active_pid, wal_status FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  return r.rows[0];
+}
+
+async function currentDatabase(client: pg.Client): Promise<string | undefined> {
+  return (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db;
+}
+
+/** Callbacks of a replication stream. */
+export interface ReplicationListener {
+  /** One CopyData payload (an XLogData or keepalive frame). */
+  frame(data: Buffer): void;
+  /** The stream ended or failed; called once. */
+  closed(err: ReplicationError): void;
+}
+
+/** A replication-mode connection: identifies the server, then streams one slot. */
+export class ReplicationStream {
+  private copy: CopyBothQueryStream | null = null;
+  private closing = false;
+  private ended = false;
+
+  private constructor(
+    private readonly client: pg.Client,
+    /** The database system identifier from IDENTIFY_SYSTEM. */
+    readonly systemId: string,
+  ) {}
+
+  /** Connects in replication mode and runs IDENTIFY_SYSTEM. */
+  static async connect(pgs: PgSettings): Promise<ReplicationStream> {
+    const client = new pg.Client(clientConfig(pgs, true));
+    client.on('error', () => {}); // reported through `closed` once streaming
+    try {
+      await client.connect();
+    } catch (cause) {
+      throw connectionError(pgs, cause);
+    }
+    try {
+      const ident = await client.query<{ systemid: string }>('IDENTIFY_SYSTEM');
+      return new ReplicationStream(client, ident.rows[0]?.systemid ?? '');
+    } catch (cause) {
+      await client.end().catch(() => {});
+      throw new ReplicationError('IDENTIFY_SYSTEM failed on the replication connection', { cause });
+    }
+  }
+
+  /** Starts streaming `slot` from `start`; frames and the end of the stream go to `listener`. */
+  start(slot: SlotSettings, start: Lsn, listener: ReplicationListener): void {
+    const publications = `'${quoteIdent(slot.publication).replaceAll("'", "''")}'`;
+    const sql =
+      `START_REPLICATION SLOT ${quoteIdent(slot.slot)} LOGICAL ${formatLsn(start)} ` +
+      `(proto_version '1', publication_names ${publications})`;
+    const copy = this.client.query(copyStreams.both(sql, { alignOnCopyDataFrame: true }));
+    this.copy = copy;
+    const close = (err: ReplicationError) => {
+      if (this.ended) return;
+      this.ended = true;
+      listener.closed(err);
+    };
+    copy.on('data', (chunk: Buffer) => {
+      if (!this.closing) listener.frame(chunk);
+    });
+    copy.on('error', (cause: unknown) => close(replicationFailure(slot.slot, cause)));
+    copy.on('end', () => close(new ReplicationError('postgresql ended the replication stream')));
+    this.client.on('error', (cause) => close(new ReplicationError('replication connection lost', { cause })));
+    this.client.on('end', () => close(new ReplicationError('replication connection closed')));
+  }
+
+  /** Sends a Standby Status Update: `write` received, `flush` and `apply` confirmed. */
+  sendStatus(write: Lsn, flush: Lsn, replyRequested = false): void {
+    if (this.ended || !this.copy) return;
+    this.copy.write(encodeStandbyStatus({ write, flush, apply: flush, clock: pgClock(Date.now()), replyRequested }));
+  }
+
+  /** Stops delivering frames until `resume` (the socket is not read meanwhile). */
+  pause(): void {
+    this.copy?.pause();
+  }
+
+  /** Delivers frames again after `pause`. */
+  resume(): void {
+    if (!this.closing) this.copy?.resume();
+  }
+
+  /** Ends the session: no more frames are delivered, the connection is closed. */
+  async stop(): Promise<void> {
+    this.closing = true;
+    this.ended = true;
+    this.copy?.destroy();
+    await this.client.end().catch(() => {});
+  }
+}
+
+function replicationFailure(slot: string, cause: unknown): ReplicationError {
+  const code = (cause as { code?: string }).code;
+  if (code === '55006') {
+    return new ReplicationError(`replication slot ${slot} is in use by another connection`, { cause });
+  }
+  if (code === '42704') {
+    return new ReplicationError(`replication slot ${slot} does not exist`, { cause });
+  }
+  return new ReplicationError('replication stream failed', { cause });
+}

@@ -1,0 +1,160 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { encodeChangeEvent } from '../../src/event/change-event.js';
+import { decodeEventId } from '../../src/event/event-id.js';
+import { TransactionAssembler, type Change } from '../../src/event/transaction.js';
+import { DecodeError } from '../../src/errors.js';
+import { UNCHANGED_TOAST, type PgoutputMessage } from '../../src/source/pgoutput/messages.js';
+
+const NS = 12345;
+// 2024-01-01T10:00:01.123456Z in microseconds since 2000-01-01.
+const COMMIT_TIME = BigInt(Date.UTC(2024, 0, 1, 10, 0, 1) - Date.UTC(2000, 0, 1)) * 1000n + 123456n;
+
+const begin: PgoutputMessage = { tag: 'begin', finalLsn: 0x16b3748n, commitTime: COMMIT_TIME, xid: 750 };
+const commit: PgoutputMessage = {
+  tag: 'commit',
+  flags: 0,
+  commitLsn: 0x16b3748n,
+  endLsn: 0x16b3778n,
+  commitTime: COMMIT_TIME,
+};
+const users: PgoutputMessage = {
+  tag: 'relation',
+  relationId: 16384,
+  schema: 'public',
+  name: 'users',
+  replicaIdentity: 'd',
+  columns: [
+    { isKey: true, name: 'id', typeOid: 20, typeMod: -1 },
+    { isKey: false, name: 'name', typeOid: 25, typeMod: -1 },
+    { isKey: false, name: 'active', typeOid: 16, typeMod: -1 },
+    { isKey: false, name: 'doc', typeOid: 3802, typeMod: -1 },
+  ],
+};
+
+function run(...msgs: PgoutputMessage[]): Change[] {
+  const a = new TransactionAssembler(NS);
+  return msgs.flatMap((m) => a.apply(m));
+}
+
+const event = (c: Change) => JSON.parse(encodeChangeEvent(c)) as Record<string, unknown>;
+
+describe('transaction assembly and events', () => {
+  test('insert becomes a wal-listener compatible event', () => {
+    const [c] = run(begin, users, { tag: 'insert', relationId: 16384, newTuple: ['9007199254740993', 'ann', 't', '{"a":1}'] });
+    assert.ok(c);
+    const text = encodeChangeEvent(c);
+    assert.ok(text.includes('"id":9007199254740993'), 'int8 keeps every digit in the JSON text');
+    assert.deepEqual(event(c), {
+      id: c.id,
+      schema: 'public',
+      table: 'users',
+      action: 'INSERT',
+      data: { id: 9007199254740992, name: 'ann', active: true, doc: { a: 1 } }, // JSON.parse rounds; the text above does not
+      dataOld: {},
+      commitTime: '2024-01-01T10:00:01.123456Z',
+      lsn: '0/16B3748',
+      xid: 750,
+    });
+    assert.deepEqual(decodeEventId(c.id), { namespace: NS, commitLsn: 0x16b3748n, position: 0 });
+  });
+
+  test('positions count every change of the transaction, from 0', () => {
+    const changes = run(
+      begin,
+      users,
+      { tag: 'insert', relationId: 16384, newTuple: ['1', 'a', 'f', null] },
+      { tag: 'delete', relationId: 16384, oldKind: 'key', oldTuple: ['1', null, null, null] },
+      { tag: 'truncate', cascade: true, restartIdentity: false, relationIds: [16384, 16384] },
+      commit,
+    );
+    assert.deepEqual(
+      changes.map((c) => [c.position, c.action]),
+      [
+        [0, 'INSERT'],
+        [1, 'DELETE'],
+        [2, 'TRUNCATE'],
+        [3, 'TRUNCATE'],
+      ],
+    );
+    assert.equal(new Set(changes.map((c) => c.id)).size, 4);
+  });
+
+  test('delete with the default identity publishes the key columns only', () => {
+    const [c] = run(begin, users, { tag: 'delete', relationId: 16384, oldKind: 'key', oldTuple: ['7', null, null, null] });
+    const e = event(c!);
+    assert.deepEqual(e['data'], {});
+    assert.deepEqual(e['dataOld'], { id: 7 });
+  });
+
+  test('update with a full old row, and truncate options', () => {
+    const [u, t] = run(
+      begin,
+      users,
+      {
+        tag: 'update',
+        relationId: 16384,
+        oldKind: 'full',
+        oldTuple: ['7', 'old', 'f', null],
+        newTuple: ['7', 'new', 't', '[]'],
+      },
+      { tag: 'truncate', cascade: true, restartIdentity: true, relationIds: [16384] },
+    );
+    assert.deepEqual(event(u!)['data'], { id: 7, name: 'new', active: true, doc: [] });
+    assert.deepEqual(event(u!)['dataOld'], { id: 7, name: 'old', active: false, doc: null });
+    assert.deepEqual(event(t!)['truncate'], { cascade: true, restartIdentity: true });
+    assert.deepEqual(event(t!)['data'], {});
+  });
+
+  test('unchanged TOAST values are never published as null', () => {
+    const [withoutOld, withOld] = run(
+      begin,
+      users,
+      { tag: 'update', relationId: 16384, oldKind: null, oldTuple: null, newTuple: ['1', UNCHANGED_TOAST, 't', UNCHANGED_TOAST] },
+      {
+        tag: 'update',
+        relationId: 16384,
+        oldKind: 'full',
+        oldTuple: ['1', 'long text', 't', '{"k":2}'],
+        newTuple: ['1', UNCHANGED_TOAST, 'f', UNCHANGED_TOAST],
+      },
+    );
+    const a = event(withoutOld!);
+    assert.deepEqual(a['data'], { id: 1, active: true });
+    assert.deepEqual(a['unchangedToastColumns'], ['name', 'doc']);
+    const b = event(withOld!);
+    assert.deepEqual(b['data'], { id: 1, name: 'long text', active: false, doc: { k: 2 } });
+    assert.equal(b['unchangedToastColumns'], undefined);
+  });
+
+  test('a new Relation message changes the column mapping from then on', () => {
+    const a = new TransactionAssembler(NS);
+    a.apply(begin);
+    a.apply(users);
+    const before = a.apply({ tag: 'insert', relationId: 16384, newTuple: ['1', 'a', 't', null] });
+    a.apply({
+      ...users,
+      columns: [
+        { isKey: true, name: 'id', typeOid: 20, typeMod: -1 },
+        { isKey: false, name: 'full_name', typeOid: 25, typeMod: -1 },
+      ],
+    } as PgoutputMessage);
+    const after = a.apply({ tag: 'insert', relationId: 16384, newTuple: ['2', 'b'] });
+    assert.deepEqual(event(before[0]!)['data'], { id: 1, name: 'a', active: true, doc: null });
+    assert.deepEqual(event(after[0]!)['data'], { id: 2, full_name: 'b' });
+  });
+
+  test('protocol violations are DecodeErrors', () => {
+    const a = new TransactionAssembler(NS);
+    assert.throws(() => a.apply({ tag: 'insert', relationId: 1, newTuple: [] }), DecodeError); // no begin
+    a.apply(begin);
+    assert.throws(() => a.apply({ tag: 'insert', relationId: 1, newTuple: [] }), DecodeError); // unknown relation
+    a.apply(users);
+    assert.throws(() => a.apply({ tag: 'insert', relationId: 16384, newTuple: ['1'] }), DecodeError); // width
+    assert.throws(() => a.apply({ ...commit, commitLsn: 1n } as PgoutputMessage), DecodeError); // lsn mismatch
+    assert.throws(() => a.apply(begin), DecodeError); // nested begin
+    a.apply(commit);
+    assert.equal(a.inTransaction, false);
+    assert.throws(() => a.apply(commit), DecodeError); // commit without begin
+  });
+});
