@@ -6,7 +6,7 @@
  * NATS URL) never appear in an error message.
  */
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile as readFileAsync } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
 import { LineCounter, parse as parseYaml, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
@@ -76,12 +76,16 @@ export const ENV_OVERRIDES: readonly EnvOverride[] = collectOverrides(configSche
 
 /** The libpq variables used when neither the file nor a PGWALSTREAMS_ variable sets the key. */
 const LIBPQ_FALLBACKS = [
-  { variable: 'PGHOST', segments: ['database', 'host'], kind: 'string' },
-  { variable: 'PGPORT', segments: ['database', 'port'], kind: 'number' },
-  { variable: 'PGDATABASE', segments: ['database', 'name'], kind: 'string' },
-  { variable: 'PGUSER', segments: ['database', 'user'], kind: 'string' },
-  { variable: 'PGPASSWORD', segments: ['database', 'password'], kind: 'string' },
-] as const;
+  { variable: 'PGHOST', path: 'database.host' },
+  { variable: 'PGPORT', path: 'database.port' },
+  { variable: 'PGDATABASE', path: 'database.name' },
+  { variable: 'PGUSER', path: 'database.user' },
+  { variable: 'PGPASSWORD', path: 'database.password' },
+].map(({ variable, path }) => {
+  const key = ENV_OVERRIDES.find((o) => o.path === path);
+  if (!key) throw new Error(`no configuration key ${path}`);
+  return { ...key, variable };
+});
 
 const REDACTED = '[redacted]';
 
@@ -201,7 +205,7 @@ function requiredMessage(segments: readonly string[]): string {
   const ways = ['in the file'];
   const override = ENV_OVERRIDES.find((o) => o.path === path);
   if (override) ways.push(override.variable);
-  const fallback = LIBPQ_FALLBACKS.find((f) => f.segments.join('.') === path);
+  const fallback = LIBPQ_FALLBACKS.find((f) => f.path === path);
   if (fallback) ways.push(fallback.variable);
   const last = ways.pop();
   return `is required: set it ${ways.length > 0 ? `${ways.join(', ')} or ${last}` : last}`;
@@ -409,7 +413,7 @@ function applyLibpqFallbacks(
     if (value === undefined || value === '' || getIn(raw, fallback.segments) !== undefined) continue;
     if (fallback.variable === 'PGPASSWORD' && passwordGiven) continue;
     setIn(raw, fallback.segments, coerce(value, fallback.kind, fallback.variable, problems));
-    sources.push({ path: fallback.segments.join('.'), variable: fallback.variable });
+    sources.push({ path: fallback.path, variable: fallback.variable });
   }
 }
 
@@ -521,7 +525,7 @@ export function parseConfig(
 export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   let text: string;
   try {
-    text = await readFile(path, 'utf8');
+    text = await readFileAsync(path, 'utf8');
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError(`cannot read configuration file ${path} (${code})`, [], { cause: err });
