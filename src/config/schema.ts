@@ -1,0 +1,271 @@
+/**
+ * The configuration schema: the single source of the configuration's types, defaults and rules.
+ *
+ * Every section may be absent and then takes its defaults; only `database.name` and
+ * `database.user` must be set (in the file, by an environment variable or by a libpq fallback,
+ * see `load.ts`). Unknown keys are errors so that typos are caught. Messages are phrased as the
+ * fix; generic ones (type, required, unknown key) are worded by the loader's error map.
+ */
+import { z } from 'zod';
+
+/** The row actions a filter can name, as they appear in subjects. */
+export const ACTIONS = ['insert', 'update', 'delete', 'truncate'] as const;
+/** One row action. */
+export type Action = (typeof ACTIONS)[number];
+
+/** The log levels pino accepts. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** The longest timer Node.js can set, in milliseconds (about 24.8 days). */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const DURATION_PART = /(\d+(?:\.\d+)?)(ms|h|m|s)/y;
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
+
+/**
+ * Parses a duration such as `500ms`, `10s`, `2m`, `1h`, `1m30s` or a number of milliseconds
+ * (also as digits in a string, as environment variables are) into whole milliseconds.
+ * Returns undefined when the text is not a duration.
+ */
+export function parseDuration(value: unknown): number | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? Math.round(value) : undefined;
+  if (typeof value !== 'string') return undefined;
+  const text = value.trim();
+  if (/^\d+(?:\.\d+)?$/.test(text)) return Math.round(Number(text));
+  if (text === '') return undefined;
+  let total = 0;
+  DURATION_PART.lastIndex = 0;
+  while (DURATION_PART.lastIndex < text.length) {
+    const match = DURATION_PART.exec(text);
+    if (!match) return undefined;
+    total += Number(match[1]) * UNIT_MS[match[2] as keyof typeof UNIT_MS];
+  }
+  return Math.round(total);
+}
+
+/** A positive duration, written as text (`10s`) or milliseconds; parsed to milliseconds. */
+function duration() {
+  return z.unknown().transform((value, ctx): number => {
+    const ms = parseDuration(value);
+    if (ms === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          typeof value === 'string'
+            ? `${JSON.stringify(value)} is not a duration: write it like 500ms, 10s, 2m, 1h or 1m30s`
+            : 'expected a duration: write it like 500ms, 10s, 2m, 1h or 1m30s, or a number of milliseconds',
+      });
+      return z.NEVER;
+    }
+    if (ms <= 0 || ms > MAX_TIMER_MS) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(value)} is out of range: use a duration from 1ms to 24d (${MAX_TIMER_MS}ms)`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/** A whole number from min to max, with one message for every way of missing it. */
+function wholeNumber(min: number, max: number, note = '') {
+  const message = `use a whole number from ${min} to ${max}${note}`;
+  return z
+    .number()
+    .int({ error: (iss) => `${String(iss.input)} is not a whole number: ${message}` })
+    .min(min, { error: (iss) => `${String(iss.input)} is too small: ${message}` })
+    .max(max, { error: (iss) => `${String(iss.input)} is too large: ${message}` });
+}
+
+/** A string that must pass `test`, with a message built from the value. */
+function checkedString(test: (value: string) => boolean, explain: (value: string) => string) {
+  return z.string().refine(test, { error: (iss) => explain(String(iss.input)) });
+}
+
+/** Characters allowed in a subject token: printable ASCII except space (and '.', the separator). */
+const SUBJECT_TOKEN = /^[\x21-\x2d\x2f-\x7e]+$/;
+
+/** True for a literal subject prefix: dot-separated tokens of printable ASCII, no wildcards. */
+export function isValidSubjectPrefix(prefix: string): boolean {
+  return prefix.split('.').every((t) => SUBJECT_TOKEN.test(t) && !t.includes('*') && !t.includes('>'));
+}
+
+/** True for a subject filter: `*` and `>` only as whole tokens, `>` only last. */
+function isValidSubjectFilter(subject: string): boolean {
+  const tokens = subject.split('.');
+  return tokens.every((t, i) => {
+    if (t === '>') return i === tokens.length - 1;
+    return SUBJECT_TOKEN.test(t) && (t === '*' || (!t.includes('*') && !t.includes('>')));
+  });
+}
+
+/** One NATS server address: `nats://host:port`, `tls://host:port` or `host[:port]`. */
+function isValidNatsUrl(url: string): boolean {
+  if (!/^\S+$/.test(url)) return false;
+  if (!url.includes('://')) return /^[^/?#@]+$/.test(url);
+  try {
+    const parsed = new URL(url);
+    return (parsed.protocol === 'nats:' || parsed.protocol === 'tls:') && parsed.hostname !== '';
+  } catch {
+    return false;
+  }
+}
+
+/** A filter key: `table` (in any schema) or `schema.table`. */
+function isValidTableKey(key: string): boolean {
+  const parts = key.split('.');
+  return parts.length <= 2 && parts.every((p) => p !== '' && !p.includes('*'));
+}
+
+const action = z
+  .string()
+  .transform((s) => s.toLowerCase())
+  .pipe(
+    z.enum(ACTIONS, {
+      error: (iss) => `${JSON.stringify(iss.input)} is not an action: use insert, update, delete or truncate`,
+    }),
+  );
+
+const filterSchema = z.strictObject({
+  /** Table (`users`, any schema) or `schema.table` → the actions to publish. Empty: every table. */
+  tables: z
+    .record(
+      checkedString(
+        isValidTableKey,
+        (k) => `${JSON.stringify(k)} is not a table: write "table" or "schema.table" (no wildcards)`,
+      ),
+      z
+        .array(action)
+        .min(1, { error: 'is an empty list: list at least one action or remove the key' })
+        .transform((actions) => [...new Set(actions)]),
+    )
+    .default({}),
+});
+
+const databaseSchema = z
+  .strictObject({
+    host: z.string().min(1, { error: 'is empty: set a host name or remove the key' }).default('localhost'),
+    port: wholeNumber(1, 65535).default(5432),
+    name: z.string().min(1, { error: 'is empty: set the database name' }),
+    user: z.string().min(1, { error: 'is empty: set the user name' }),
+    /** The password; after loading it also holds the content of `passwordFile`. */
+    password: z.string().min(1, { error: 'is empty: set a password or remove the key' }).optional(),
+    /** A file holding the password (a trailing newline is dropped), such as a mounted secret. */
+    passwordFile: z.string().min(1, { error: 'is empty: set a path or remove the key' }).optional(),
+    filter: filterSchema.prefault({}),
+  })
+  .superRefine(
+    (db, ctx) => {
+      if (typeof db.password === 'string' && typeof db.passwordFile === 'string') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['passwordFile'],
+          message: 'cannot be used together with database.password: keep one of them',
+        });
+      }
+    },
+    { when: () => true },
+  );
+
+const streamSchema = z.strictObject({
+  name: checkedString(
+    (s) => /^[^\s\x00-\x1f\x7f.*>/\\]+$/.test(s),
+    (s) =>
+      `${JSON.stringify(s)} is not a valid stream name: use letters, digits, "-" or "_" ` +
+      '(no spaces, ".", "*", ">", "/" or "\\")',
+  ),
+  /** Defaults to `<topicPrefix>.>`. */
+  subjects: z
+    .array(
+      checkedString(
+        isValidSubjectFilter,
+        (s) =>
+          `${JSON.stringify(s)} is not a valid subject: use dot-separated tokens without spaces; ` +
+          '"*" and ">" only as whole tokens, ">" only last',
+      ),
+    )
+    .min(1, { error: 'is an empty list: list at least one subject or remove the key' })
+    .optional(),
+  storage: z.enum(['file', 'memory']).default('file'),
+  duplicateWindow: duration().prefault('2m'),
+  replicas: wholeNumber(1, 5).default(1),
+});
+
+/** The stream with its subjects defaulted to everything under the topic prefix. */
+function withSubjects<T extends { name: string; subjects?: string[] | undefined }>(
+  { name, subjects, ...rest }: T,
+  topicPrefix: string,
+) {
+  return { name, subjects: subjects ?? [`${topicPrefix}.>`], ...rest };
+}
+
+const natsSchema = z
+  .strictObject({
+    /** One URL or a comma-separated list; parsed to a list. */
+    address: z
+      .string()
+      .transform((text, ctx): string[] => {
+        const urls = text.split(',').map((u) => u.trim());
+        for (const url of urls) {
+          if (!isValidNatsUrl(url)) {
+            ctx.addIssue({
+              code: 'custom',
+              message:
+                `${JSON.stringify(url)} is not a NATS server address: ` +
+                'use nats://host:port or tls://host:port, several separated by ","',
+            });
+          }
+        }
+        return urls;
+      })
+      .prefault('nats://127.0.0.1:4222'),
+    topicPrefix: checkedString(
+      isValidSubjectPrefix,
+      (s) =>
+        `${JSON.stringify(s)} is not a valid subject prefix: ` +
+        'use dot-separated tokens without spaces, "*" or ">"',
+    ).default('db'),
+    /** Publishes not yet acknowledged by JetStream, at most. */
+    maxInFlight: wholeNumber(1, 65536).default(4096),
+    /** How long to wait for a PubAck. */
+    ackTimeout: duration().prefault('10s'),
+    /** When present, the stream is created at start if missing. */
+    stream: streamSchema.optional(),
+  })
+  .transform(({ stream, ...nats }) => ({
+    ...nats,
+    stream: stream && withSubjects(stream, nats.topicPrefix),
+  }));
+
+/** The whole configuration file. */
+export const configSchema = z.strictObject({
+  listener: z
+    .strictObject({
+      slotName: checkedString(
+        (s) => /^[a-z0-9_]{1,63}$/.test(s),
+        (s) => `${JSON.stringify(s)} is not a valid slot name: use 1 to 63 lower-case letters, digits or "_"`,
+      ).default('pgwalstreams'),
+      /** Created FOR ALL TABLES if absent. */
+      publication: checkedString(
+        (s) => s.length > 0 && Buffer.byteLength(s) <= 63 && !s.includes('\0'),
+        (s) => `${JSON.stringify(s)} is not a valid publication name: use 1 to 63 bytes`,
+      ).default('wal-listener'),
+      /** Port of /healthz, /readyz and /metrics; 0 turns the server off. */
+      serverPort: wholeNumber(0, 65535, ' (0 turns the server off)').default(8080),
+      shutdownTimeout: duration().prefault('30s'),
+    })
+    .prefault({}),
+  // An absent section still reaches the inner schema, so each missing required key is reported.
+  database: databaseSchema.prefault(() => ({}) as z.input<typeof databaseSchema>),
+  nats: natsSchema.prefault({}),
+  logger: z
+    .strictObject({
+      level: z.enum(LOG_LEVELS).default('info'),
+      format: z.enum(['json', 'pretty']).default('json'),
+    })
+    .prefault({}),
+});
+
+/** The configuration after validation, with defaults applied and durations in milliseconds. */
+export type Config = z.infer<typeof configSchema>;

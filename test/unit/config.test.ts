@@ -1,0 +1,650 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml } from 'yaml';
+import {
+  describeStaticChanges,
+  ENV_OVERRIDES,
+  loadConfig,
+  parseConfig,
+  redactConfig,
+  splitReloadable,
+} from '../../src/config/load.js';
+import { parseDuration, type Config } from '../../src/config/schema.js';
+import { ConfigError } from '../../src/errors.js';
+
+/** The example at the repository root; this file runs from dist/test/unit/. */
+const EXAMPLE_PATH = fileURLToPath(new URL('../../../config.example.yaml', import.meta.url));
+
+const MINIMAL = 'database:\n  name: app\n  user: postgres\n';
+
+function noFile(path: string): string {
+  throw new Error(`unexpected read of ${path}`);
+}
+
+function parse(text: string, env: NodeJS.ProcessEnv = {}, readFile = noFile): Config {
+  return parseConfig(text, env, readFile, 'test.yaml');
+}
+
+/** Parses text that must be invalid and returns the ConfigError. */
+function parseError(text: string, env: NodeJS.ProcessEnv = {}, readFile = noFile): ConfigError {
+  try {
+    parse(text, env, readFile);
+  } catch (err) {
+    assert.ok(err instanceof ConfigError, `expected a ConfigError, got ${String(err)}`);
+    return err;
+  }
+  assert.fail('expected the configuration to be rejected');
+}
+
+/** The problem reported for `path`; fails when there is none. */
+function problemAt(err: ConfigError, path: string): string {
+  const problem = err.problems.find((p) => p.path === path);
+  assert.ok(problem, `no problem at ${path}; got:\n${err.message}`);
+  return problem.message;
+}
+
+describe('parseConfig defaults', () => {
+  it('fills every default from a file that sets only the database name and user', () => {
+    assert.deepEqual(parse(MINIMAL), {
+      listener: {
+        slotName: 'pgwalstreams',
+        publication: 'wal-listener',
+        serverPort: 8080,
+        shutdownTimeout: 30_000,
+      },
+      database: { host: 'localhost', port: 5432, name: 'app', user: 'postgres', filter: { tables: {} } },
+      nats: {
+        address: ['nats://127.0.0.1:4222'],
+        topicPrefix: 'db',
+        maxInFlight: 4096,
+        ackTimeout: 10_000,
+        stream: undefined,
+      },
+      logger: { level: 'info', format: 'json' },
+    });
+  });
+
+  it('treats keys written without a value as absent', () => {
+    const config = parse(`${MINIMAL}  password:\n  filter:\nnats:\nlistener:\n  slotName:\n`);
+    assert.equal(config.database.password, undefined);
+    assert.deepEqual(config.database.filter.tables, {});
+    assert.equal(config.listener.slotName, 'pgwalstreams');
+  });
+
+  it('defaults the stream subjects from the topic prefix and the other stream keys', () => {
+    const config = parse(`${MINIMAL}nats:\n  topicPrefix: app.cdc\n  stream:\n    name: cdc\n`);
+    assert.deepEqual(config.nats.stream, {
+      name: 'cdc',
+      subjects: ['app.cdc.>'],
+      storage: 'file',
+      duplicateWindow: 120_000,
+      replicas: 1,
+    });
+  });
+
+  it('splits a comma-separated NATS address into a list', () => {
+    const config = parse(`${MINIMAL}nats:\n  address: nats://a:4222, tls://b:4223,c:4224\n`);
+    assert.deepEqual(config.nats.address, ['nats://a:4222', 'tls://b:4223', 'c:4224']);
+  });
+
+  it('rejects an address that is not a NATS URL', () => {
+    const err = parseError(`${MINIMAL}nats:\n  address: nats://a:4222,http://b:80\n`);
+    assert.match(problemAt(err, 'nats.address'), /"http:\/\/b:80" is not a NATS server address/);
+  });
+});
+
+describe('config.example.yaml', () => {
+  it('loads and holds the values documented in the shape', async () => {
+    const config = await loadConfig(EXAMPLE_PATH, {});
+    assert.equal(config.database.host, '127.0.0.1');
+    assert.equal(config.database.name, 'app');
+    assert.equal(config.database.password, 'secret');
+    assert.deepEqual(config.database.filter.tables, { users: ['insert', 'update'] });
+    assert.deepEqual(config.nats.stream?.subjects, ['db.>']);
+    assert.equal(config.nats.stream?.duplicateWindow, 120_000);
+    assert.equal(config.listener.shutdownTimeout, 30_000);
+  });
+
+  it('sets every key (passwordFile as a comment, since it excludes password)', () => {
+    const text = readFileSync(EXAMPLE_PATH, 'utf8');
+    const raw: unknown = parseYaml(text);
+    for (const { path, segments } of ENV_OVERRIDES) {
+      if (path === 'database.passwordFile') {
+        assert.match(text, /^\s*# passwordFile: /m);
+        continue;
+      }
+      let value = raw;
+      for (const segment of segments) value = (value as Record<string, unknown> | undefined)?.[segment];
+      assert.notEqual(value, undefined, `config.example.yaml does not set ${path}`);
+    }
+  });
+
+  it('reports a missing file as a ConfigError naming it', async () => {
+    await assert.rejects(loadConfig('does-not-exist.yaml', {}), (err: unknown) => {
+      assert.ok(err instanceof ConfigError);
+      assert.match(err.message, /does-not-exist\.yaml \(ENOENT\)/);
+      return true;
+    });
+  });
+});
+
+describe('environment overrides', () => {
+  // One case per overridable key: the variable, its text, and the value it must produce.
+  const cases: [string, string, (c: Config) => unknown, unknown][] = [
+    ['PGWALSTREAMS_LISTENER_SLOTNAME', 'slot_2', (c) => c.listener.slotName, 'slot_2'],
+    ['PGWALSTREAMS_LISTENER_PUBLICATION', 'pub', (c) => c.listener.publication, 'pub'],
+    ['PGWALSTREAMS_LISTENER_SERVERPORT', '0', (c) => c.listener.serverPort, 0],
+    ['PGWALSTREAMS_LISTENER_SHUTDOWNTIMEOUT', '1m30s', (c) => c.listener.shutdownTimeout, 90_000],
+    ['PGWALSTREAMS_DATABASE_HOST', 'db.internal', (c) => c.database.host, 'db.internal'],
+    ['PGWALSTREAMS_DATABASE_PORT', '6543', (c) => c.database.port, 6543],
+    ['PGWALSTREAMS_DATABASE_NAME', 'other', (c) => c.database.name, 'other'],
+    ['PGWALSTREAMS_DATABASE_USER', 'replicator', (c) => c.database.user, 'replicator'],
+    ['PGWALSTREAMS_DATABASE_PASSWORD', 'from-env', (c) => c.database.password, 'from-env'],
+    [
+      'PGWALSTREAMS_DATABASE_PASSWORDFILE',
+      '/secrets/pg',
+      (c) => c.database.password,
+      'content of /secrets/pg',
+    ],
+    [
+      'PGWALSTREAMS_DATABASE_FILTER_TABLES',
+      '{"users": ["INSERT"], "public.orders": [delete]}',
+      (c) => c.database.filter.tables,
+      { users: ['insert'], 'public.orders': ['delete'] },
+    ],
+    [
+      'PGWALSTREAMS_NATS_ADDRESS',
+      'nats://n1:4222,nats://n2:4222',
+      (c) => c.nats.address,
+      ['nats://n1:4222', 'nats://n2:4222'],
+    ],
+    ['PGWALSTREAMS_NATS_TOPICPREFIX', 'cdc.app', (c) => c.nats.topicPrefix, 'cdc.app'],
+    ['PGWALSTREAMS_NATS_MAXINFLIGHT', '16', (c) => c.nats.maxInFlight, 16],
+    ['PGWALSTREAMS_NATS_ACKTIMEOUT', '2500', (c) => c.nats.ackTimeout, 2500],
+    ['PGWALSTREAMS_NATS_STREAM_NAME', 'cdc', (c) => c.nats.stream?.name, 'cdc'],
+    ['PGWALSTREAMS_NATS_STREAM_SUBJECTS', 'a.>,b.*.x', (c) => c.nats.stream?.subjects, ['a.>', 'b.*.x']],
+    ['PGWALSTREAMS_NATS_STREAM_STORAGE', 'memory', (c) => c.nats.stream?.storage, 'memory'],
+    ['PGWALSTREAMS_NATS_STREAM_DUPLICATEWINDOW', '5m', (c) => c.nats.stream?.duplicateWindow, 300_000],
+    ['PGWALSTREAMS_NATS_STREAM_REPLICAS', '3', (c) => c.nats.stream?.replicas, 3],
+    ['PGWALSTREAMS_LOGGER_LEVEL', 'debug', (c) => c.logger.level, 'debug'],
+    ['PGWALSTREAMS_LOGGER_FORMAT', 'pretty', (c) => c.logger.format, 'pretty'],
+  ];
+  // Every stream key but the one under test needs the section's required name.
+  const file = `${MINIMAL}nats:\n  stream:\n    name: from-file\n`;
+  const readFile = (path: string) => `content of ${path}\n`;
+
+  it('has a case for every key derived from the schema', () => {
+    assert.deepEqual(
+      cases.map(([variable]) => variable),
+      ENV_OVERRIDES.map((o) => o.variable),
+    );
+  });
+
+  for (const [variable, text, read, expected] of cases) {
+    it(`${variable} overrides the file`, () => {
+      const before = read(parse(file, {}, readFile));
+      assert.notDeepEqual(before, expected, 'the case must change the value');
+      assert.deepEqual(read(parse(file, { [variable]: text }, readFile)), expected);
+    });
+  }
+
+  it('accepts YAML flow text for the filter', () => {
+    const config = parse(MINIMAL, { PGWALSTREAMS_DATABASE_FILTER_TABLES: '{users: [insert, Update]}' });
+    assert.deepEqual(config.database.filter.tables, { users: ['insert', 'update'] });
+  });
+
+  it('creates the stream section when a stream variable is set', () => {
+    const config = parse(MINIMAL, { PGWALSTREAMS_NATS_STREAM_NAME: 'db' });
+    assert.deepEqual(config.nats.stream?.subjects, ['db.>']);
+  });
+
+  it('ignores empty variables', () => {
+    assert.equal(parse(MINIMAL, { PGWALSTREAMS_DATABASE_NAME: '' }).database.name, 'app');
+  });
+
+  it('reports a non-numeric number with the variable it came from', () => {
+    const err = parseError(MINIMAL, { PGWALSTREAMS_DATABASE_PORT: 'abc' });
+    assert.match(problemAt(err, 'database.port'), /expected a number.*\(from PGWALSTREAMS_DATABASE_PORT\)/);
+  });
+
+  it('reports filter text that is not YAML', () => {
+    const err = parseError(MINIMAL, { PGWALSTREAMS_DATABASE_FILTER_TABLES: '{users: [' });
+    assert.match(problemAt(err, 'PGWALSTREAMS_DATABASE_FILTER_TABLES'), /not valid JSON or YAML/);
+  });
+
+  it('reports an unknown variable of a section, with a suggestion', () => {
+    const err = parseError(MINIMAL, {
+      PGWALSTREAMS_LISTENER_SLOT_NAME: 'x',
+      PGWALSTREAMS_CONFIG: 'other.yaml',
+    });
+    assert.match(
+      problemAt(err, 'PGWALSTREAMS_LISTENER_SLOT_NAME'),
+      /did you mean PGWALSTREAMS_LISTENER_SLOTNAME\?/,
+    );
+    assert.equal(err.problems.length, 1, 'variables outside the sections are left to other readers');
+  });
+});
+
+describe('libpq fallbacks', () => {
+  const pg = {
+    PGHOST: 'pg-host',
+    PGPORT: '6432',
+    PGDATABASE: 'pg-db',
+    PGUSER: 'pg-user',
+    PGPASSWORD: 'pg-pass',
+  };
+
+  it('fill the database keys the file leaves unset', () => {
+    const config = parse('', pg);
+    assert.deepEqual(
+      [
+        config.database.host,
+        config.database.port,
+        config.database.name,
+        config.database.user,
+        config.database.password,
+      ],
+      ['pg-host', 6432, 'pg-db', 'pg-user', 'pg-pass'],
+    );
+  });
+
+  it('lose to the file, which loses to PGWALSTREAMS_ variables', () => {
+    const text =
+      'database:\n  host: file-host\n  port: 5433\n  name: file-db\n  user: file-user\n  password: file-pass\n';
+    const fromFile = parse(text, pg);
+    assert.deepEqual(
+      [fromFile.database.host, fromFile.database.port, fromFile.database.name, fromFile.database.password],
+      ['file-host', 5433, 'file-db', 'file-pass'],
+    );
+    const fromEnv = parse(text, {
+      ...pg,
+      PGWALSTREAMS_DATABASE_HOST: 'env-host',
+      PGWALSTREAMS_DATABASE_PORT: '5434',
+    });
+    assert.equal(fromEnv.database.host, 'env-host');
+    assert.equal(fromEnv.database.port, 5434);
+  });
+
+  it('give way to the defaults only when unset', () => {
+    const config = parse('', { PGDATABASE: 'd', PGUSER: 'u' });
+    assert.equal(config.database.host, 'localhost');
+    assert.equal(config.database.port, 5432);
+  });
+
+  it('do not supply PGPASSWORD when a password file is set', () => {
+    const config = parse(`${MINIMAL}  passwordFile: /pw\n`, { PGPASSWORD: 'pg-pass' }, () => 'file-pass');
+    assert.equal(config.database.password, 'file-pass');
+  });
+
+  it('name the variable when its value is invalid', () => {
+    const err = parseError('', { ...pg, PGPORT: '70000' });
+    assert.match(problemAt(err, 'database.port'), /70000 is too large.*\(from PGPORT\)/);
+  });
+
+  it('are named in the message when name and user are missing', () => {
+    const err = parseError('');
+    assert.match(
+      problemAt(err, 'database.name'),
+      /is required: set it in the file, PGWALSTREAMS_DATABASE_NAME or PGDATABASE/,
+    );
+    assert.match(problemAt(err, 'database.user'), /PGUSER/);
+  });
+});
+
+describe('passwordFile', () => {
+  it('reads the password from the file, less one trailing newline', () => {
+    const reads: string[] = [];
+    const config = parse(`${MINIMAL}  passwordFile: /run/secrets/pg\n`, {}, (path) => {
+      reads.push(path);
+      return 'p@ss word \n';
+    });
+    assert.deepEqual(reads, ['/run/secrets/pg']);
+    assert.equal(config.database.password, 'p@ss word ');
+    assert.equal(config.database.passwordFile, '/run/secrets/pg');
+  });
+
+  it('drops a CRLF line end too, and only one', () => {
+    assert.equal(parse(`${MINIMAL}  passwordFile: /pw\n`, {}, () => 'pw\r\n').database.password, 'pw');
+    assert.equal(parse(`${MINIMAL}  passwordFile: /pw\n`, {}, () => 'pw\n\n').database.password, 'pw\n');
+  });
+
+  it('cannot be combined with password', () => {
+    const err = parseError(`${MINIMAL}  password: hunter2-secret\n  passwordFile: /pw\n`);
+    assert.match(problemAt(err, 'database.passwordFile'), /cannot be used together with database\.password/);
+  });
+
+  it('reports a file that cannot be read, along with other problems', () => {
+    const err = parseError(`${MINIMAL}  passwordFile: /missing\nlogger:\n  level: loud\n`, {}, () => {
+      throw Object.assign(new Error('ENOENT: no such file'), { code: 'ENOENT' });
+    });
+    assert.match(problemAt(err, 'database.passwordFile'), /cannot read "\/missing" \(ENOENT\)/);
+    assert.match(problemAt(err, 'logger.level'), /"loud" is not one of trace, debug/);
+  });
+
+  it('reports an empty file', () => {
+    const err = parseError(`${MINIMAL}  passwordFile: /pw\n`, {}, () => '\n');
+    assert.match(problemAt(err, 'database.passwordFile'), /is empty/);
+  });
+});
+
+describe('validation', () => {
+  it('reports every problem of a file at once, each with its path', () => {
+    const err = parseError(
+      [
+        'listener:',
+        '  slotName: My-Slot',
+        '  serverPort: 70000',
+        'database:',
+        '  port: "5432"',
+        '  filter:',
+        '    tables:',
+        '      users: [insert, upsert]',
+        'nats:',
+        '  maxInFlight: 0',
+        '  stream:',
+        '    name: a.b',
+        '    storage: disk',
+        'logger:',
+        '  format: text',
+        '',
+      ].join('\n'),
+    );
+    assert.deepEqual(err.problems.map((p) => p.path).sort(), [
+      'database.filter.tables.users[1]',
+      'database.name',
+      'database.port',
+      'database.user',
+      'listener.serverPort',
+      'listener.slotName',
+      'logger.format',
+      'nats.maxInFlight',
+      'nats.stream.name',
+      'nats.stream.storage',
+    ]);
+    assert.match(
+      problemAt(err, 'listener.slotName'),
+      /"My-Slot" is not a valid slot name: use 1 to 63 lower-case/,
+    );
+    assert.match(problemAt(err, 'database.port'), /expected a number, got a string/);
+    assert.match(problemAt(err, 'nats.maxInFlight'), /0 is too small: use a whole number from 1 to 65536/);
+    assert.match(err.message, /^invalid configuration in test\.yaml\n {2}- /);
+  });
+
+  it('names an unknown key and suggests the known key it is close to', () => {
+    const err = parseError(`${MINIMAL}listener:\n  slot_name: x\n  publicaton: p\nnats:\n  topic: db\n`);
+    assert.match(problemAt(err, 'listener.slot_name'), /unknown key "slot_name": did you mean slotName\?/);
+    assert.match(problemAt(err, 'listener.publicaton'), /did you mean publication\?/);
+    assert.match(
+      problemAt(err, 'nats.topic'),
+      /unknown key "topic": remove it or use one of address, topicPrefix/,
+    );
+  });
+
+  it('rejects an unknown section', () => {
+    const err = parseError(`${MINIMAL}publisher:\n  type: nats\n`);
+    assert.match(
+      problemAt(err, 'publisher'),
+      /unknown key "publisher": remove it or use one of listener, database, nats, logger/,
+    );
+  });
+
+  it('normalises actions to lower case and drops repeats', () => {
+    const config = parse(`${MINIMAL}  filter:\n    tables:\n      users: [INSERT, Update, insert]\n`);
+    assert.deepEqual(config.database.filter.tables, { users: ['insert', 'update'] });
+  });
+
+  it('rejects a bad action with its index', () => {
+    const err = parseError(`${MINIMAL}  filter:\n    tables:\n      public.users: [insert, upsert]\n`);
+    assert.equal(
+      problemAt(err, 'database.filter.tables["public.users"][1]'),
+      '"upsert" is not an action: use insert, update, delete or truncate',
+    );
+  });
+
+  it('rejects an empty action list', () => {
+    const err = parseError(`${MINIMAL}  filter:\n    tables:\n      users: []\n`);
+    assert.match(
+      problemAt(err, 'database.filter.tables.users'),
+      /list at least one action or remove the key/,
+    );
+  });
+
+  it('rejects a table key with too many dots or a wildcard', () => {
+    const err = parseError(
+      `${MINIMAL}  filter:\n    tables:\n      a.b.c: [insert]\n      "public.*": [insert]\n`,
+    );
+    assert.match(problemAt(err, 'database.filter.tables["a.b.c"]'), /write "table" or "schema.table"/);
+    assert.match(problemAt(err, 'database.filter.tables["public.*"]'), /no wildcards/);
+  });
+
+  for (const prefix of ['db.*', 'db..x', 'db x', '>', '', '.db', 'db.', 'd>b']) {
+    it(`rejects the topic prefix ${JSON.stringify(prefix)}`, () => {
+      const err = parseError(`${MINIMAL}nats:\n  topicPrefix: ${JSON.stringify(prefix)}\n`);
+      assert.equal(
+        problemAt(err, 'nats.topicPrefix'),
+        `${JSON.stringify(prefix)} is not a valid subject prefix: use dot-separated tokens without spaces, "*" or ">"`,
+      );
+    });
+  }
+
+  it('accepts topic prefixes of printable ASCII tokens', () => {
+    for (const prefix of ['db', 'app.cdc', 'a-b_c.$x', 'Env1.DB']) {
+      assert.equal(
+        parse(`${MINIMAL}nats:\n  topicPrefix: ${JSON.stringify(prefix)}\n`).nats.topicPrefix,
+        prefix,
+      );
+    }
+  });
+
+  it('checks stream subjects', () => {
+    const err = parseError(
+      `${MINIMAL}nats:\n  stream:\n    name: db\n    subjects: ['db.>', 'db.>.x', 'a b']\n`,
+    );
+    assert.match(problemAt(err, 'nats.stream.subjects[1]'), /"db.>.x" is not a valid subject/);
+    assert.match(problemAt(err, 'nats.stream.subjects[2]'), /"a b" is not a valid subject/);
+    assert.equal(err.problems.length, 2);
+  });
+
+  it('asks to quote a number where a string is expected', () => {
+    const err = parseError(`${MINIMAL}listener:\n  publication: 123\n`);
+    assert.match(
+      problemAt(err, 'listener.publication'),
+      /expected a string, got a number: put the value in quotes/,
+    );
+  });
+
+  it('rejects a file that is not a mapping', () => {
+    const err = parseError('- listener\n');
+    assert.match(problemAt(err, ''), /expected a mapping with the sections/);
+  });
+
+  it('reports YAML syntax errors with file, line and column', () => {
+    const err = parseError('database:\n  name: app\n  user: "postgres\n');
+    assert.match(err.message, /^cannot parse test\.yaml as YAML/);
+    assert.match(err.problems[0]?.path ?? '', /^test\.yaml:\d+:\d+$/);
+    assert.match(err.problems[0]?.message ?? '', /quote/);
+  });
+
+  it('reports a duplicate key at its line and column', () => {
+    const err = parseError('database:\n  name: app\n  name: other\n');
+    assert.deepEqual(
+      err.problems.map((p) => p.path),
+      ['test.yaml:3:3'],
+    );
+  });
+
+  it('reports an alias without its anchor at its line', () => {
+    const err = parseError('database:\n  name: app\n  user: *nobody\n');
+    assert.equal(err.problems[0]?.path, 'test.yaml:3:9');
+  });
+});
+
+describe('durations', () => {
+  it('parse text and milliseconds', () => {
+    const cases: [unknown, number | undefined][] = [
+      ['500ms', 500],
+      ['10s', 10_000],
+      ['2m', 120_000],
+      ['1h', 3_600_000],
+      ['1m30s', 90_000],
+      ['1h2m3s4ms', 3_723_004],
+      ['1.5s', 1500],
+      [250, 250],
+      ['250', 250],
+      [' 3s ', 3000],
+      ['10 s', undefined],
+      ['1d', undefined],
+      ['s', undefined],
+      ['', undefined],
+      ['-1s', undefined],
+      [true, undefined],
+      [Number.NaN, undefined],
+    ];
+    for (const [input, expected] of cases) {
+      assert.equal(parseDuration(input), expected, `parseDuration(${JSON.stringify(input)})`);
+    }
+  });
+
+  it('are converted to milliseconds in the configuration', () => {
+    const config = parse(`${MINIMAL}listener:\n  shutdownTimeout: 1m30s\nnats:\n  ackTimeout: 750\n`);
+    assert.equal(config.listener.shutdownTimeout, 90_000);
+    assert.equal(config.nats.ackTimeout, 750);
+  });
+
+  it('reject text that is not a duration, zero and values beyond the timer limit', () => {
+    const err = parseError(
+      `${MINIMAL}listener:\n  shutdownTimeout: 30 seconds\nnats:\n  ackTimeout: 0\n  stream:\n    name: s\n    duplicateWindow: 30d\n`,
+    );
+    assert.match(
+      problemAt(err, 'listener.shutdownTimeout'),
+      /"30 seconds" is not a duration: write it like 500ms/,
+    );
+    assert.match(problemAt(err, 'nats.ackTimeout'), /0 is out of range/);
+    assert.match(problemAt(err, 'nats.stream.duplicateWindow'), /"30d" is not a duration/);
+    assert.match(parseError(`${MINIMAL}nats:\n  ackTimeout: 600h\n`).message, /"600h" is out of range/);
+  });
+});
+
+describe('secrets', () => {
+  const password = 'Tr0ub4dor&3-horse';
+
+  /** Asserts that neither the message nor any problem contains the password. */
+  function assertHidden(err: ConfigError): void {
+    assert.ok(!err.message.includes(password), `the password leaked:\n${err.message}`);
+    for (const p of err.problems) {
+      assert.ok(
+        !p.path.includes(password) && !p.message.includes(password),
+        `the password leaked in ${p.path}`,
+      );
+    }
+  }
+
+  it('never appear when the password is written where another value belongs', () => {
+    const err = parseError(
+      [
+        'listener:',
+        `  slotName: ${password}`,
+        'database:',
+        '  name: app',
+        '  user: postgres',
+        `  password: ${password}`,
+        `  port: ${password}`,
+        'nats:',
+        `  topicPrefix: "${password}.*"`,
+        `  ${password}: 1`,
+        'logger:',
+        `  level: ${password}`,
+        '',
+      ].join('\n'),
+    );
+    assertHidden(err);
+    // The problems are still reported, with the value replaced.
+    assert.match(problemAt(err, 'listener.slotName'), /^"\[redacted\]" is not a valid slot name/);
+    assert.match(problemAt(err, 'nats.topicPrefix'), /^"\[redacted\]\.\*" is not a valid subject prefix/);
+    assert.match(problemAt(err, 'logger.level'), /\[redacted\]/);
+    assert.ok(err.problems.some((p) => p.path === 'nats["[redacted]"]'));
+    assert.match(problemAt(err, 'database.port'), /expected a number, got a string/);
+  });
+
+  it('never appear from a password file, PGPASSWORD or PGWALSTREAMS_DATABASE_PASSWORD', () => {
+    const viaFile = parseError(
+      `${MINIMAL}  passwordFile: /pw\nnats:\n  topicPrefix: "${password}.*"\n`,
+      {},
+      () => `${password}\n`,
+    );
+    assertHidden(viaFile);
+    for (const variable of ['PGPASSWORD', 'PGWALSTREAMS_DATABASE_PASSWORD']) {
+      const err = parseError(`${MINIMAL}listener:\n  slotName: ${password}\n`, { [variable]: password });
+      assertHidden(err);
+      assert.match(problemAt(err, 'listener.slotName'), /not a valid slot name/);
+    }
+  });
+
+  it('never appear with a JSON-escaped password', () => {
+    const quoted = 'pa"ss\\word-x';
+    const err = parseError(`${MINIMAL}  password: 'pa"ss\\word-x'\nnats:\n  topicPrefix: 'pa"ss\\word-x*'\n`);
+    assert.ok(
+      !err.message.includes(quoted) && !err.message.includes(JSON.stringify(quoted).slice(1, -1)),
+      err.message,
+    );
+  });
+
+  it('never appear in YAML syntax errors, which quote no source text', () => {
+    const err = parseError(`database:\n  name: app\n  password: ${password}: x\n`);
+    assertHidden(err);
+    assert.equal(err.problems[0]?.path, 'test.yaml:3:13');
+  });
+
+  it('never appear when the password has the wrong type', () => {
+    const err = parseError(`${MINIMAL}  password: [${password}]\n`);
+    assertHidden(err);
+    assert.match(problemAt(err, 'database.password'), /expected a string, got a list/);
+  });
+
+  it('are hidden by redactConfig without changing the original', () => {
+    const config = parse(
+      `${MINIMAL}  password: ${password}\nnats:\n  address: nats://u:${password}@n1:4222,nats://n2:4222\n`,
+    );
+    const redacted = redactConfig(config);
+    assert.equal(redacted.database.password, '[redacted]');
+    assert.ok(!JSON.stringify(redacted).includes(password));
+    assert.deepEqual(redacted.nats.address, ['nats://u:redacted@n1:4222', 'nats://n2:4222']);
+    assert.equal(config.database.password, password);
+  });
+});
+
+describe('reload', () => {
+  const base = parse(
+    `${MINIMAL}  filter:\n    tables:\n      users: [insert]\nnats:\n  stream:\n    name: db\n`,
+  );
+
+  it('splitReloadable puts database.filter apart from the rest', () => {
+    const { reloadable, static: fixed } = splitReloadable(base);
+    assert.deepEqual(reloadable, { filter: { tables: { users: ['insert'] } } });
+    assert.ok(!('filter' in fixed.database));
+    assert.equal(fixed.nats.topicPrefix, 'db');
+  });
+
+  it('describeStaticChanges ignores filter changes', () => {
+    const next = parse(
+      `${MINIMAL}  filter:\n    tables:\n      orders: [delete]\nnats:\n  stream:\n    name: db\n`,
+    );
+    assert.deepEqual(describeStaticChanges(base, next), []);
+  });
+
+  it('describeStaticChanges lists the static keys that differ', () => {
+    const next = parse(
+      `${MINIMAL}  port: 6543\nnats:\n  topicPrefix: cdc\n  address: nats://a:1,nats://b:2\n  stream:\n    name: db\n    replicas: 3\n`,
+    );
+    assert.deepEqual(describeStaticChanges(base, next), [
+      'database.port',
+      'nats.address',
+      'nats.topicPrefix',
+      'nats.stream.subjects',
+      'nats.stream.replicas',
+    ]);
+    assert.deepEqual(describeStaticChanges(base, parse(MINIMAL)), ['nats.stream']);
+  });
+});
