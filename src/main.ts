@@ -56,7 +56,7 @@ export function pipelineSettings(config: Config): PipelineSettings {
 
 async function connectNats(config: Config, log: Logger): Promise<NatsConnection> {
   const nc = await connect({
-    servers: config.nats.address.split(',').map((s) => s.trim()),
+    servers: config.nats.address,
     name: 'pgwalstreams',
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,

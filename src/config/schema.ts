@@ -7,6 +7,7 @@
  * fix; generic ones (type, required, unknown key) are worded by the loader's error map.
  */
 import { z } from 'zod';
+import { isValidSubjectPrefix } from '../route/subject.js';
 
 /** The row actions a filter can name, as they appear in subjects. */
 export const ACTIONS = ['insert', 'update', 'delete', 'truncate'] as const;
@@ -86,10 +87,6 @@ function checkedString(test: (value: string) => boolean, explain: (value: string
 /** Characters allowed in a subject token: printable ASCII except space (and '.', the separator). */
 const SUBJECT_TOKEN = /^[\x21-\x2d\x2f-\x7e]+$/;
 
-/** True for a literal subject prefix: dot-separated tokens of printable ASCII, no wildcards. */
-export function isValidSubjectPrefix(prefix: string): boolean {
-  return prefix.split('.').every((t) => SUBJECT_TOKEN.test(t) && !t.includes('*') && !t.includes('>'));
-}
 
 /** True for a subject filter: `*` and `>` only as whole tokens, `>` only last. */
 function isValidSubjectFilter(subject: string): boolean {
