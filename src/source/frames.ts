@@ -7,13 +7,12 @@
  */
 import { DecodeError } from '../errors.js';
 import type { Lsn } from './lsn.js';
+import { PG_EPOCH_MS } from './pg-time.js';
 import { ByteReader } from './pgoutput/reader.js';
 
 /** The tag used in `DecodeError` for the outer replication frame. */
 const FRAME_TAG = 'frame';
 
-/** Milliseconds between the Unix epoch and the PostgreSQL epoch (2000-01-01 00:00:00 UTC). */
-const PG_EPOCH_MS = 946_684_800_000;
 
 const CHAR_k = 0x6b; // 'k': primary keepalive message.
 const CHAR_r = 0x72; // 'r': standby status update.
