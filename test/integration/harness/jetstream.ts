@@ -1,0 +1,86 @@
+/**
+ * Reading back what pgwalstreams stored in JetStream: the tests' only source of truth about
+ * what consumers would see.
+ */
+import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { waitFor } from './wait.js';
+
+/** One stored message, with its event parsed. */
+export interface StoredEvent {
+  seq: number;
+  subject: string;
+  msgId: string;
+  raw: string;
+  event: {
+    id: string;
+    schema: string;
+    table: string;
+    action: string;
+    data: Record<string, unknown>;
+    dataOld: Record<string, unknown>;
+    commitTime: string;
+    lsn: string;
+    xid: number;
+    [key: string]: unknown;
+  };
+}
+
+/** Creates a file-backed stream on `subjects` (duplicate window: 2 minutes). */
+export async function createStream(nc: NatsConnection, name: string, subjects: string[]): Promise<void> {
+  const jsm = await jetstreamManager(nc);
+  await jsm.streams.add({ name, subjects, storage: StorageType.File, duplicate_window: 120 * 1e9 });
+}
+
+/** Number of messages the stream holds. */
+export async function streamCount(nc: NatsConnection, name: string): Promise<number> {
+  const jsm = await jetstreamManager(nc);
+  return (await jsm.streams.info(name)).state.messages;
+}
+
+/** Waits until the stream holds at least `n` messages. */
+export async function waitForCount(nc: NatsConnection, name: string, n: number, timeoutMs = 60_000): Promise<number> {
+  return waitFor(
+    async () => {
+      const count = await streamCount(nc, name);
+      return count >= n ? count : undefined;
+    },
+    { what: `${n} messages in stream ${name}`, timeoutMs, intervalMs: 100 },
+  );
+}
+
+/** Reads every message of the stream, in stream order. */
+export async function readStream(nc: NatsConnection, name: string): Promise<StoredEvent[]> {
+  const jsm = await jetstreamManager(nc);
+  const state = (await jsm.streams.info(name)).state;
+  if (state.messages === 0) return [];
+  const consumer = await jsm.consumers.add(name, {
+    ack_policy: AckPolicy.None,
+    deliver_policy: DeliverPolicy.All,
+    inactive_threshold: 60 * 1e9,
+  });
+  const js = jetstream(nc);
+  const c = await js.consumers.get(name, consumer.name);
+  const out: StoredEvent[] = [];
+  try {
+    while (out.length < state.messages) {
+      const batch = await c.fetch({ max_messages: Math.min(10_000, state.messages - out.length), expires: 5000 });
+      let got = 0;
+      for await (const m of batch) {
+        got++;
+        const raw = m.string();
+        out.push({
+          seq: m.seq,
+          subject: m.subject,
+          msgId: m.headers?.get('Nats-Msg-Id') ?? '',
+          raw,
+          event: JSON.parse(raw) as StoredEvent['event'],
+        });
+      }
+      if (got === 0) throw new Error(`stream ${name}: read ${out.length} of ${state.messages} messages, then nothing`);
+    }
+  } finally {
+    await jsm.consumers.delete(name, consumer.name).catch(() => {});
+  }
+  return out;
+}

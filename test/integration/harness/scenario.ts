@@ -1,0 +1,99 @@
+/**
+ * What every end-to-end scenario needs: one PostgreSQL and one nats-server for the file, a NATS
+ * client, and per test a fresh set of names (slot, publication, subject prefix, stream) so tests
+ * never see each other's events.
+ */
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import pg from 'pg';
+import { parseLsn } from '../../../src/source/lsn.js';
+import { createStream } from './jetstream.js';
+import { startNats, type NatsServer } from './nats.js';
+import { startPostgres, type PostgresServer } from './postgres.js';
+import { ServiceProcess } from './service.js';
+
+/** Servers and a client shared by the tests of one file. */
+export interface Servers {
+  pg: PostgresServer;
+  nats: NatsServer;
+  nc: NatsConnection;
+  /** Stops everything and removes the temp dirs. */
+  dispose(): Promise<void>;
+}
+
+/** Starts a PostgreSQL (logical) and a nats-server (JetStream) and connects to NATS. */
+export async function startServers(): Promise<Servers> {
+  const [pgs, nats] = await Promise.all([startPostgres(), startNats()]);
+  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  return {
+    pg: pgs,
+    nats,
+    nc,
+    async dispose() {
+      await nc.close().catch(() => {});
+      await Promise.all([pgs.dispose(), nats.dispose()]);
+    },
+  };
+}
+
+let counter = 0;
+
+/** Names unique to one test. */
+export interface Names {
+  slot: string;
+  publication: string;
+  prefix: string;
+  stream: string;
+}
+
+/** A new set of names; the stream is created on `<prefix>.>` unless `createStream` is false. */
+export async function freshNames(s: Servers, options: { createStream?: boolean } = {}): Promise<Names> {
+  const n = ++counter;
+  const names = { slot: `slot_${n}`, publication: `pub_${n}`, prefix: `t${n}`, stream: `S${n}` };
+  if (options.createStream !== false) await createStream(s.nc, names.stream, [`${names.prefix}.>`]);
+  return names;
+}
+
+/** A service configuration for these servers and names; `extra` is merged section by section. */
+export function serviceConfig(
+  s: Servers,
+  names: Names,
+  extra: { listener?: object; database?: object; nats?: object; logger?: object } = {},
+): Record<string, unknown> {
+  return {
+    listener: { slotName: names.slot, publication: names.publication, serverPort: 0, ...extra.listener },
+    database: { host: s.pg.host, port: s.pg.port, name: 'postgres', user: s.pg.user, ...extra.database },
+    nats: { address: s.nats.url, topicPrefix: names.prefix, ...extra.nats },
+    logger: { level: 'info', ...extra.logger },
+  };
+}
+
+/** Starts the service and waits until it replicates. */
+export async function startService(config: Record<string, unknown>): Promise<ServiceProcess> {
+  const service = ServiceProcess.start(config);
+  await service.waitForLog('replication started');
+  return service;
+}
+
+/** Runs `work` in one transaction on a new connection and commits; returns what `work` returned. */
+export async function inTransaction<T>(s: Servers, work: (c: pg.Client) => Promise<T>): Promise<T> {
+  const c = new pg.Client({ connectionString: s.pg.connectionString });
+  await c.connect();
+  try {
+    await c.query('BEGIN');
+    const result = await work(c);
+    await c.query('COMMIT');
+    return result;
+  } finally {
+    await c.end();
+  }
+}
+
+/** The slot's confirmed flush LSN. */
+export async function confirmedFlush(s: Servers, slot: string): Promise<bigint> {
+  const [row] = await s.pg.query<{ lsn: string | null }>(
+    'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
+    [slot],
+  );
+  if (!row?.lsn) throw new Error(`slot ${slot} has no confirmed_flush_lsn`);
+  return parseLsn(row.lsn);
+}
