@@ -73,8 +73,14 @@ describe('replication to jetstream', () => {
       const row = { id: 1, name: 'a', qty: 2, flag: true, note: null, doc: { x: [1, 2], y: null } };
       const [ins, upd, keyUpd, del, fIns, fUpd, fDel, tr1, tr2] = events.map((e) => e.event);
       assert.ok(events[0]!.raw.includes('"big":9223372036854775807'), 'int8 keeps every digit');
-      assert.ok(events[0]!.raw.includes('"price":12345678901234567890.123456789'), 'numeric keeps every digit');
-      assert.deepEqual({ ...ins!.data, big: undefined, price: undefined }, { ...row, big: undefined, price: undefined });
+      assert.ok(
+        events[0]!.raw.includes('"price":12345678901234567890.123456789'),
+        'numeric keeps every digit',
+      );
+      assert.deepEqual(
+        { ...ins!.data, big: undefined, price: undefined },
+        { ...row, big: undefined, price: undefined },
+      );
       assert.equal(ins!.action, 'INSERT');
       assert.deepEqual(ins!.dataOld, {});
       assert.equal(upd!.action, 'UPDATE');
@@ -140,7 +146,12 @@ describe('replication to jetstream', () => {
       const p = names.prefix;
       assert.deepEqual(
         events.map((e) => e.subject),
-        [`${p}.public.f_items.insert`, `${p}.other.f_items.insert`, `${p}.other.things.update`, `${p}.other.things.delete`],
+        [
+          `${p}.public.f_items.insert`,
+          `${p}.other.f_items.insert`,
+          `${p}.other.things.update`,
+          `${p}.other.things.delete`,
+        ],
       );
     } finally {
       await service.dispose();
@@ -153,7 +164,9 @@ describe('replication to jetstream', () => {
     const service = await startService(serviceConfig(s, names));
     try {
       // GIVEN a transaction that inserts and is rolled back, then a committed marker
-      const c = await import('pg').then((m) => new m.default.Client({ connectionString: s.pg.connectionString }));
+      const c = await import('pg').then(
+        (m) => new m.default.Client({ connectionString: s.pg.connectionString }),
+      );
       await c.connect();
       await c.query('BEGIN');
       await c.query("INSERT INTO rb_items SELECT g, 'rolled back' FROM generate_series(1, 1000) g");
@@ -205,7 +218,9 @@ describe('replication to jetstream', () => {
       });
       assert.equal(new Set(big.map((e) => e.event.lsn)).size, 1, 'one transaction');
       const mb = (b: number) => Math.round(b / 1024 / 1024);
-      t.diagnostic(`peak RSS: ${mb(baseline)} MB after 1 000 rows, ${mb(peak)} MB after a 100 000-row transaction`);
+      t.diagnostic(
+        `peak RSS: ${mb(baseline)} MB after 1 000 rows, ${mb(peak)} MB after a 100 000-row transaction`,
+      );
       assert.ok(peak - baseline < 64 * 1024 * 1024, `peak RSS grew by ${mb(peak - baseline)} MB`);
     } finally {
       await service.dispose();
@@ -224,7 +239,10 @@ describe('replication to jetstream', () => {
       // THEN the service says which subject has no stream and retries
       const line = await service.waitForLog('replication session failed, retrying');
       const err = line['err'] as { message: string };
-      assert.match(err.message, new RegExp(`no JetStream stream captures subject ${names.prefix}\\.public\\.ns_items\\.insert`));
+      assert.match(
+        err.message,
+        new RegExp(`no JetStream stream captures subject ${names.prefix}\\.public\\.ns_items\\.insert`),
+      );
       const during = await confirmedFlush(s, names.slot);
 
       // WHEN the stream is created
@@ -234,7 +252,9 @@ describe('replication to jetstream', () => {
       const [event] = await readStream(s.nc, names.stream);
       const commitLsn = parseLsn(event!.event.lsn);
       assert.ok(start <= commitLsn && during <= commitLsn, 'the slot never passed the unpublished commit');
-      await waitFor(async () => (await confirmedFlush(s, names.slot)) > commitLsn, { what: 'the commit confirmed' });
+      await waitFor(async () => (await confirmedFlush(s, names.slot)) > commitLsn, {
+        what: 'the commit confirmed',
+      });
       assert.equal(await streamCount(s.nc, names.stream), 1);
     } finally {
       await service.dispose();
@@ -264,7 +284,13 @@ describe('replication to jetstream', () => {
     const service = ServiceProcess.start({
       ...serviceConfig(s, names),
       nats: { address: s.nats.url, topicPrefix: 'db.*', maxInFlight: 0 },
-      database: { host: s.pg.host, port: 'x', name: 'postgres', user: 'postgres', password: 'hunter2-secret' },
+      database: {
+        host: s.pg.host,
+        port: 'x',
+        name: 'postgres',
+        user: 'postgres',
+        password: 'hunter2-secret',
+      },
     });
     const exit = await service.exited;
     assert.equal(exit.code, 2);

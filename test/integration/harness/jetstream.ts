@@ -38,11 +38,19 @@ export async function streamCount(nc: NatsConnection, name: string): Promise<num
   return (await jsm.streams.info(name)).state.messages;
 }
 
-/** Waits until the stream holds at least `n` messages. */
-export async function waitForCount(nc: NatsConnection, name: string, n: number, timeoutMs = 60_000): Promise<number> {
+/**
+ * Waits until the stream holds at least `n` messages. Errors count as "not yet": the test's own
+ * client may be reconnecting after a nats-server restart.
+ */
+export async function waitForCount(
+  nc: NatsConnection,
+  name: string,
+  n: number,
+  timeoutMs = 60_000,
+): Promise<number> {
   return waitFor(
     async () => {
-      const count = await streamCount(nc, name);
+      const count = await streamCount(nc, name).catch(() => -1);
       return count >= n ? count : undefined;
     },
     { what: `${n} messages in stream ${name}`, timeoutMs, intervalMs: 100 },
@@ -64,7 +72,10 @@ export async function readStream(nc: NatsConnection, name: string): Promise<Stor
   const out: StoredEvent[] = [];
   try {
     while (out.length < state.messages) {
-      const batch = await c.fetch({ max_messages: Math.min(10_000, state.messages - out.length), expires: 5000 });
+      const batch = await c.fetch({
+        max_messages: Math.min(10_000, state.messages - out.length),
+        expires: 5000,
+      });
       let got = 0;
       for await (const m of batch) {
         got++;
@@ -77,10 +88,23 @@ export async function readStream(nc: NatsConnection, name: string): Promise<Stor
           event: JSON.parse(raw) as StoredEvent['event'],
         });
       }
-      if (got === 0) throw new Error(`stream ${name}: read ${out.length} of ${state.messages} messages, then nothing`);
+      if (got === 0)
+        throw new Error(`stream ${name}: read ${out.length} of ${state.messages} messages, then nothing`);
     }
   } finally {
     await jsm.consumers.delete(name, consumer.name).catch(() => {});
   }
   return out;
+}
+
+/** Waits until the client is connected again (after a nats-server restart). */
+export async function waitForConnection(nc: NatsConnection): Promise<void> {
+  await waitFor(
+    () =>
+      nc.flush().then(
+        () => true,
+        () => undefined,
+      ),
+    { what: 'the NATS client to reconnect', timeoutMs: 20_000 },
+  );
 }

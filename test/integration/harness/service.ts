@@ -105,7 +105,10 @@ export class ServiceProcess {
       () => {
         const line = this.lines.find(matches);
         if (line) return line;
-        if (this.ended) throw new Error(`service exited (${JSON.stringify(this.ended)}) before logging ${msg}:\n${this.tail()}`);
+        if (this.ended)
+          throw new Error(
+            `service exited (${JSON.stringify(this.ended)}) before logging ${msg}:\n${this.tail()}`,
+          );
         return undefined;
       },
       { what: `service log ${String(msg)}`, timeoutMs },
