@@ -14,7 +14,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Checkpointer } from './checkpoint/checkpointer.js';
-import { isRetryable, type PgwalstreamsError } from './errors.js';
+import { isRetryable } from './errors.js';
 import { encodeChangeEvent } from './event/change-event.js';
 import { systemNamespace } from './event/event-id.js';
 import { TransactionAssembler } from './event/transaction.js';
@@ -123,7 +123,8 @@ export class Pipeline {
     } finally {
       await sql.end().catch(() => {});
     }
-    if (prepared.publicationCreated) log.info({ publication: settings.slot.publication }, 'publication created');
+    if (prepared.publicationCreated)
+      log.info({ publication: settings.slot.publication }, 'publication created');
     if (prepared.slotCreated) log.info({ slot: settings.slot.slot }, 'replication slot created');
     if (settings.stream && (await ensureStream(this.nc, settings.stream))) {
       log.info({ stream: settings.stream.name }, 'jetstream stream created');
@@ -187,17 +188,21 @@ export class Pipeline {
         await repl.stop();
       };
 
-      const fail = (err: PgwalstreamsError | unknown) => {
+      const fail = (err: unknown) => {
         if (settled) return;
         settled = true;
-        void cleanup().then(() => reject(err));
+        void cleanup().then(() => reject(err instanceof Error ? err : new Error(String(err))));
       };
 
       const finishStop = () => {
         if (settled) return;
         settled = true;
         log.info(
-          { slot: settings.slot.slot, flushedLsn: formatLsn(checkpoint.flushLsn), unacknowledged: sink.inFlight },
+          {
+            slot: settings.slot.slot,
+            flushedLsn: formatLsn(checkpoint.flushLsn),
+            unacknowledged: sink.inFlight,
+          },
           'replication stopped',
         );
         void cleanup().then(resolve);
@@ -260,4 +265,3 @@ export class Pipeline {
     });
   }
 }
-

@@ -51,7 +51,9 @@ function inputSchema(schema: z.core.$ZodType): z.core.$ZodType {
 function collectOverrides(schema: z.core.$ZodType, segments: readonly string[]): EnvOverride[] {
   const inner = inputSchema(schema);
   if (inner instanceof z.ZodObject) {
-    return Object.entries(inner.shape).flatMap(([key, child]) => collectOverrides(child, [...segments, key]));
+    return Object.entries(inner.shape as Record<string, z.core.$ZodType>).flatMap(([key, child]) =>
+      collectOverrides(child, [...segments, key]),
+    );
   }
   const kind: EnvKind =
     inner instanceof z.ZodNumber
@@ -169,7 +171,10 @@ function knownKeysAt(path: readonly PropertyKey[]): string[] {
   let current: z.core.$ZodType | undefined = configSchema;
   for (const segment of path) {
     const inner: z.core.$ZodType = inputSchema(current);
-    current = inner instanceof z.ZodObject ? inner.shape[String(segment)] : undefined;
+    current =
+      inner instanceof z.ZodObject
+        ? (inner.shape as Record<string, z.core.$ZodType>)[String(segment)]
+        : undefined;
     if (!current) return [];
   }
   const inner = inputSchema(current);

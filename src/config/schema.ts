@@ -87,7 +87,6 @@ function checkedString(test: (value: string) => boolean, explain: (value: string
 /** Characters allowed in a subject token: printable ASCII except space (and '.', the separator). */
 const SUBJECT_TOKEN = /^[\x21-\x2d\x2f-\x7e]+$/;
 
-
 /** True for a subject filter: `*` and `>` only as whole tokens, `>` only last. */
 function isValidSubjectFilter(subject: string): boolean {
   const tokens = subject.split('.');
@@ -167,7 +166,7 @@ const databaseSchema = z
 
 const streamSchema = z.strictObject({
   name: checkedString(
-    (s) => /^[^\s\x00-\x1f\x7f.*>/\\]+$/.test(s),
+    (s) => /^[\x21-\x7e]+$/.test(s) && !/[.*>/\\]/.test(s),
     (s) =>
       `${JSON.stringify(s)} is not a valid stream name: use letters, digits, "-" or "_" ` +
       '(no spaces, ".", "*", ">", "/" or "\\")',

@@ -30,7 +30,9 @@ export function encodeChangeEvent(change: Change): string {
     data = r.json;
     unchanged = r.unchanged;
   }
-  const dataOld = change.oldTuple ? writeRow(columns, change.oldTuple, change.oldKind === 'key', null).json : '{}';
+  const dataOld = change.oldTuple
+    ? writeRow(columns, change.oldTuple, change.oldKind === 'key', null).json
+    : '{}';
   let json =
     `{"id":"${change.id}","schema":${JSON.stringify(relation.schema)},"table":${JSON.stringify(relation.table)}` +
     `,"action":"${change.action}","data":${data},"dataOld":${dataOld}` +

@@ -161,7 +161,8 @@ export class TransactionAssembler {
     const tx = this.tx;
     if (!tx) throw new DecodeError('row change outside a transaction', tag, 0);
     const relation = this.relations.get(relationId);
-    if (!relation) throw new DecodeError(`change for relation ${relationId} before its Relation message`, tag, 1);
+    if (!relation)
+      throw new DecodeError(`change for relation ${relationId} before its Relation message`, tag, 1);
     const width = relation.columns.length;
     if ((newTuple && newTuple.length !== width) || (oldTuple && oldTuple.length !== width)) {
       throw new DecodeError(

@@ -37,7 +37,9 @@ export class Router {
   route(relation: Relation, action: Action): string | null {
     let subjects = this.cache.get(relation);
     if (!subjects) {
-      subjects = ACTIONS.map((a) => (this.accepts(relation.schema, relation.table, a) ? this.subject(relation, a) : null));
+      subjects = ACTIONS.map((a) =>
+        this.accepts(relation.schema, relation.table, a) ? this.subject(relation, a) : null,
+      );
       this.cache.set(relation, subjects);
     }
     return subjects[ACTIONS.indexOf(action)] ?? null;
@@ -47,7 +49,9 @@ export class Router {
   accepts(schema: string, table: string, action: Action): boolean {
     if (!this.tables) return true;
     const a = action.toLowerCase();
-    return (this.tables.get(`${schema}.${table}`)?.has(a) ?? false) || (this.tables.get(table)?.has(a) ?? false);
+    return (
+      (this.tables.get(`${schema}.${table}`)?.has(a) ?? false) || (this.tables.get(table)?.has(a) ?? false)
+    );
   }
 
   private subject(relation: Relation, action: Action): string {

@@ -29,7 +29,10 @@ export function escapeToken(name: string): string {
   if (isSafeToken(name)) return name;
   let out = '';
   for (const byte of Buffer.from(name, 'utf8')) {
-    out += byte < 128 && SAFE[byte] === 1 ? String.fromCharCode(byte) : '%' + byte.toString(16).toUpperCase().padStart(2, '0');
+    out +=
+      byte < 128 && SAFE[byte] === 1
+        ? String.fromCharCode(byte)
+        : '%' + byte.toString(16).toUpperCase().padStart(2, '0');
   }
   return out;
 }

@@ -10,7 +10,13 @@
  * stream (no responders), an error PubAck or a PubAck that does not arrive within the ack
  * timeout is reported once, as a `PublishError`, and the sink stops accepting events.
  */
-import { createInbox, headers, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  createInbox,
+  headers,
+  type Msg,
+  type NatsConnection,
+  type Subscription,
+} from '@nats-io/transport-node';
 import { PublishError } from '../errors.js';
 
 /** Callbacks from the sink to the pipeline. */
@@ -54,9 +60,13 @@ export class JetStreamSink {
   ) {
     this.inbox = createInbox('_pgwalstreams') + '.';
     this.subscription = nc.subscribe(this.inbox + '*', {
-      callback: (err, msg) => (err ? this.fail(new PublishError('pubAck subscription failed', { cause: err })) : this.reply(msg)),
+      callback: (err, msg) =>
+        err ? this.fail(new PublishError('pubAck subscription failed', { cause: err })) : this.reply(msg),
     });
-    this.timer = setInterval(() => this.checkTimeouts(), Math.max(50, Math.min(1000, options.ackTimeoutMs / 4)));
+    this.timer = setInterval(
+      () => this.checkTimeouts(),
+      Math.max(50, Math.min(1000, options.ackTimeoutMs / 4)),
+    );
     this.timer.unref();
   }
 
@@ -104,7 +114,9 @@ export class JetStreamSink {
                 `(for example "${p.subject.split('.')[0]}.>"), or set nats.stream in the configuration to create one`,
               { subject: p.subject },
             )
-          : new PublishError(`publish to ${p.subject} failed: ${code} ${msg.headers.description}`, { subject: p.subject }),
+          : new PublishError(`publish to ${p.subject} failed: ${code} ${msg.headers.description}`, {
+              subject: p.subject,
+            }),
       );
       return;
     }

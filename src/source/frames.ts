@@ -13,7 +13,6 @@ import { ByteReader } from './pgoutput/reader.js';
 /** The tag used in `DecodeError` for the outer replication frame. */
 const FRAME_TAG = 'frame';
 
-
 const CHAR_k = 0x6b; // 'k': primary keepalive message.
 const CHAR_r = 0x72; // 'r': standby status update.
 const CHAR_w = 0x77; // 'w': XLogData.

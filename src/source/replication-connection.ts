@@ -37,7 +37,8 @@ export interface PreparedSlot {
  * Session settings for the replication connection, so that values arrive in one form whatever
  * the server's defaults: ISO dates, UTC, ISO 8601 intervals and shortest exact floats.
  */
-const SESSION_OPTIONS = '-c datestyle=ISO,YMD -c timezone=UTC -c intervalstyle=iso_8601 -c extra_float_digits=1';
+const SESSION_OPTIONS =
+  '-c datestyle=ISO,YMD -c timezone=UTC -c intervalstyle=iso_8601 -c extra_float_digits=1';
 
 function clientConfig(s: PgSettings, replication: boolean): pg.ClientConfig {
   const config: pg.ClientConfig & { replication?: string } = {
@@ -155,7 +156,9 @@ export async function prepare(client: pg.Client, s: SlotSettings): Promise<Prepa
     );
   }
   if (slot.active_pid !== null) {
-    throw new ReplicationError(`replication slot ${s.slot} is in use by another connection (pid ${slot.active_pid})`);
+    throw new ReplicationError(
+      `replication slot ${s.slot} is in use by another connection (pid ${slot.active_pid})`,
+    );
   }
   return { confirmedFlush: parseLsn(slot.confirmed_flush_lsn), slotCreated, publicationCreated };
 }
@@ -243,7 +246,9 @@ export class ReplicationStream {
   /** Sends a Standby Status Update: `write` received, `flush` and `apply` confirmed. */
   sendStatus(write: Lsn, flush: Lsn, replyRequested = false): void {
     if (this.ended || !this.copy) return;
-    this.copy.write(encodeStandbyStatus({ write, flush, apply: flush, clock: pgClock(Date.now()), replyRequested }));
+    this.copy.write(
+      encodeStandbyStatus({ write, flush, apply: flush, clock: pgClock(Date.now()), replyRequested }),
+    );
   }
 
   /** Stops delivering frames until `resume` (the socket is not read meanwhile). */

@@ -80,7 +80,7 @@ describe('checkpointer', () => {
     const seqs: number[] = [];
     const commitAfter = new Map<number, bigint>();
     for (let t = 1; t <= 3000; t++) {
-      for (let i = 0; i < (t % 3); i++) seqs.push(c.publish());
+      for (let i = 0; i < t % 3; i++) seqs.push(c.publish());
       c.commit(BigInt(t * 10));
       commitAfter.set(seqs.length, BigInt(t * 10));
     }

@@ -15,7 +15,18 @@ describe('subjects', () => {
   });
 
   test('escape names that are not valid tokens, reversibly', () => {
-    const names = ['my.table', 'a b', 'star*', 'gt>', '100%', 'tab\there', 'Straße', '日本', '\u0001', 'ok_name-1$'];
+    const names = [
+      'my.table',
+      'a b',
+      'star*',
+      'gt>',
+      '100%',
+      'tab\there',
+      'Straße',
+      '日本',
+      '\u0001',
+      'ok_name-1$',
+    ];
     for (const name of names) {
       const token = escapeToken(name);
       assert.match(token, /^[\x21-\x7e]+$/, `token for ${JSON.stringify(name)}`);
@@ -30,7 +41,8 @@ describe('subjects', () => {
 
   test('prefix validation', () => {
     for (const p of ['db', 'cdc.prod', 'a-b_c']) assert.ok(isValidSubjectPrefix(p), p);
-    for (const p of ['', 'db.', '.db', 'db..x', 'db.*', '>', 'db x', 'db\t']) assert.ok(!isValidSubjectPrefix(p), p);
+    for (const p of ['', 'db.', '.db', 'db..x', 'db.*', '>', 'db x', 'db\t'])
+      assert.ok(!isValidSubjectPrefix(p), p);
   });
 });
 
@@ -43,7 +55,10 @@ describe('router', () => {
   });
 
   test('table keys match any schema; schema.table keys match one', () => {
-    const r = new Router({ topicPrefix: 'db', tables: { users: ['insert', 'update'], 'audit.log': ['delete'] } });
+    const r = new Router({
+      topicPrefix: 'db',
+      tables: { users: ['insert', 'update'], 'audit.log': ['delete'] },
+    });
     assert.equal(r.route(relation('public', 'users'), Action.Insert), 'db.public.users.insert');
     assert.equal(r.route(relation('other', 'users'), Action.Update), 'db.other.users.update');
     assert.equal(r.route(relation('public', 'users'), Action.Delete), null);

@@ -41,7 +41,11 @@ const event = (c: Change) => JSON.parse(encodeChangeEvent(c)) as Record<string, 
 
 describe('transaction assembly and events', () => {
   test('insert becomes a wal-listener compatible event', () => {
-    const [c] = run(begin, users, { tag: 'insert', relationId: 16384, newTuple: ['9007199254740993', 'ann', 't', '{"a":1}'] });
+    const [c] = run(begin, users, {
+      tag: 'insert',
+      relationId: 16384,
+      newTuple: ['9007199254740993', 'ann', 't', '{"a":1}'],
+    });
     assert.ok(c);
     const text = encodeChangeEvent(c);
     assert.ok(text.includes('"id":9007199254740993'), 'int8 keeps every digit in the JSON text');
@@ -81,7 +85,12 @@ describe('transaction assembly and events', () => {
   });
 
   test('delete with the default identity publishes the key columns only', () => {
-    const [c] = run(begin, users, { tag: 'delete', relationId: 16384, oldKind: 'key', oldTuple: ['7', null, null, null] });
+    const [c] = run(begin, users, {
+      tag: 'delete',
+      relationId: 16384,
+      oldKind: 'key',
+      oldTuple: ['7', null, null, null],
+    });
     const e = event(c!);
     assert.deepEqual(e['data'], {});
     assert.deepEqual(e['dataOld'], { id: 7 });
@@ -110,7 +119,13 @@ describe('transaction assembly and events', () => {
     const [withoutOld, withOld] = run(
       begin,
       users,
-      { tag: 'update', relationId: 16384, oldKind: null, oldTuple: null, newTuple: ['1', UNCHANGED_TOAST, 't', UNCHANGED_TOAST] },
+      {
+        tag: 'update',
+        relationId: 16384,
+        oldKind: null,
+        oldTuple: null,
+        newTuple: ['1', UNCHANGED_TOAST, 't', UNCHANGED_TOAST],
+      },
       {
         tag: 'update',
         relationId: 16384,

@@ -18,7 +18,10 @@ describe('column values to JSON', () => {
     assert.equal(json(TypeOid.int8, '-9223372036854775808'), '-9223372036854775808');
     const num = '12345678901234567890123456789012345678.0000000001';
     assert.equal(json(TypeOid.numeric, num), num);
-    assert.equal(json(TypeOid.numeric, '0.000000000000000000000000000001'), '0.000000000000000000000000000001');
+    assert.equal(
+      json(TypeOid.numeric, '0.000000000000000000000000000001'),
+      '0.000000000000000000000000000001',
+    );
   });
 
   test('NaN and infinities become strings', () => {
@@ -30,7 +33,9 @@ describe('column values to JSON', () => {
   });
 
   test('json and jsonb are embedded as JSON', () => {
-    assert.deepEqual(JSON.parse(json(TypeOid.jsonb, '{"a": [1, 2, {"b": null}]}')), { a: [1, 2, { b: null }] });
+    assert.deepEqual(JSON.parse(json(TypeOid.jsonb, '{"a": [1, 2, {"b": null}]}')), {
+      a: [1, 2, { b: null }],
+    });
     assert.deepEqual(JSON.parse(json(TypeOid.json, '[1, "x"]')), [1, 'x']);
   });
 
@@ -38,7 +43,10 @@ describe('column values to JSON', () => {
     assert.equal(json(TypeOid.int4, null), 'null');
     assert.equal(json(25, 'he said "hi"\n'), '"he said \\"hi\\"\\n"');
     assert.equal(json(99999, '(1,2)'), '"(1,2)"');
-    assert.equal(json(TypeOid.bytea, '\\x00ff10'), JSON.stringify(Buffer.from([0, 255, 16]).toString('base64')));
+    assert.equal(
+      json(TypeOid.bytea, '\\x00ff10'),
+      JSON.stringify(Buffer.from([0, 255, 16]).toString('base64')),
+    );
     assert.equal(valueToJson(new Uint8Array([1, 2, 3]), valueWriter(TypeOid.int4)), '"AQID"');
   });
 });
