@@ -38,7 +38,7 @@ export interface PreparedSlot {
  * the server's defaults: ISO dates, UTC, ISO 8601 intervals and shortest exact floats.
  */
 const SESSION_OPTIONS =
-  '-c datestyle=ISO,YMD -c timezone=UTC -c intervalstyle=iso_8601 -c extra_float_digits=1';
+  '-c client_encoding=UTF8 -c datestyle=ISO,YMD -c timezone=UTC -c intervalstyle=iso_8601 -c extra_float_digits=1';
 
 function clientConfig(s: PgSettings, replication: boolean): pg.ClientConfig {
   const config: pg.ClientConfig & { replication?: string } = {

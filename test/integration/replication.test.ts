@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { jetstreamManager } from '@nats-io/jetstream';
 import { decodeEventId } from '../../src/event/event-id.js';
 import { parseLsn } from '../../src/source/lsn.js';
 import { createStream, readStream, streamCount, waitForCount } from './harness/jetstream.js';
@@ -256,6 +257,117 @@ describe('replication to jetstream', () => {
         what: 'the commit confirmed',
       });
       assert.equal(await streamCount(s.nc, names.stream), 1);
+    } finally {
+      await service.dispose();
+    }
+  });
+
+  test('a database in another encoding: text arrives as the same characters in UTF-8', async () => {
+    // GIVEN a LATIN1 database with a table
+    const names = await freshNames(s);
+    await s.pg.query(
+      "CREATE DATABASE latin ENCODING 'LATIN1' TEMPLATE template0 LC_COLLATE 'C' LC_CTYPE 'C'",
+    );
+    await s.pg.query('CREATE TABLE words (id int PRIMARY KEY, w text)', [], 'latin');
+    const service = await startService(serviceConfig(s, names, { database: { name: 'latin' } }));
+    try {
+      // WHEN a row with non-ASCII text is inserted
+      await s.pg.query("INSERT INTO words VALUES (1, 'Grüße, façade, niño ½')", [], 'latin');
+      // THEN the event holds the same text
+      await waitForCount(s.nc, names.stream, 1);
+      const [e] = await readStream(s.nc, names.stream);
+      assert.equal(e!.event.data['w'], 'Grüße, façade, niño ½');
+    } finally {
+      await service.dispose();
+    }
+  });
+
+  test('a publication the user made is used as it is', async () => {
+    // GIVEN the user's own publication for one table only
+    const names = await freshNames(s);
+    await s.pg.query('CREATE TABLE up_listed (id int PRIMARY KEY)');
+    await s.pg.query('CREATE TABLE up_unlisted (id int PRIMARY KEY)');
+    await s.pg.query(`CREATE PUBLICATION ${names.publication} FOR TABLE up_listed`);
+    const service = await startService(serviceConfig(s, names));
+    try {
+      // WHEN both tables change
+      await s.pg.query('INSERT INTO up_unlisted VALUES (1)');
+      await s.pg.query('INSERT INTO up_listed VALUES (1)');
+      // THEN only the listed table is published, and the publication still lists only it
+      await waitForCount(s.nc, names.stream, 1);
+      const events = await readStream(s.nc, names.stream);
+      assert.deepEqual(
+        events.map((e) => e.subject),
+        [`${names.prefix}.public.up_listed.insert`],
+      );
+      const tables = await s.pg.query<{ tablename: string }>(
+        'SELECT tablename FROM pg_publication_tables WHERE pubname = $1',
+        [names.publication],
+      );
+      assert.deepEqual(
+        tables.map((t) => t.tablename),
+        ['up_listed'],
+      );
+    } finally {
+      await service.dispose();
+    }
+  });
+
+  test('names that are not valid subject tokens are escaped, never a wildcard or an extra token', async () => {
+    const names = await freshNames(s);
+    await s.pg.query('CREATE SCHEMA "my.schema"');
+    await s.pg.query('CREATE TABLE "my.schema"."odd *> name" (id int PRIMARY KEY)');
+    const service = await startService(serviceConfig(s, names));
+    try {
+      await s.pg.query('INSERT INTO "my.schema"."odd *> name" VALUES (1)');
+      await waitForCount(s.nc, names.stream, 1);
+      const [e] = await readStream(s.nc, names.stream);
+      assert.equal(e!.subject, `${names.prefix}.my%2Eschema.odd%20%2A%3E%20name.insert`);
+      assert.equal(e!.event.schema, 'my.schema');
+      assert.equal(e!.event.table, 'odd *> name');
+    } finally {
+      await service.dispose();
+    }
+  });
+
+  test('nats.stream in the configuration creates the stream when it is missing', async () => {
+    const names = await freshNames(s, { createStream: false });
+    await s.pg.query('CREATE TABLE cs_items (id int PRIMARY KEY)');
+    const stream = { name: names.stream, storage: 'memory', duplicateWindow: '5m' };
+    const service = await startService(serviceConfig(s, names, { nats: { stream } }));
+    try {
+      await service.waitForLog('jetstream stream created');
+      await s.pg.query('INSERT INTO cs_items VALUES (1)');
+      await waitForCount(s.nc, names.stream, 1);
+      const info = await (await jetstreamManager(s.nc)).streams.info(names.stream);
+      assert.deepEqual(info.config.subjects, [`${names.prefix}.>`]);
+      assert.equal(info.config.duplicate_window, 5 * 60 * 1e9);
+      assert.equal(info.config.storage, 'memory');
+    } finally {
+      await service.dispose();
+    }
+  });
+
+  test('the slot advances while the published tables are idle and other databases write WAL', async () => {
+    // GIVEN the service is streaming and has confirmed its start position
+    const names = await freshNames(s);
+    const service = await startService(serviceConfig(s, names, { listener: {} }));
+    try {
+      const start = await confirmedFlush(s, names.slot);
+      // WHEN another database writes WAL and our database stays idle
+      await s.pg.query('CREATE DATABASE other_db');
+      await s.pg.query('CREATE TABLE noise (id int)', [], 'other_db');
+      await s.pg.query('INSERT INTO noise SELECT generate_series(1, 10000)', [], 'other_db');
+      const [{ lsn }] = (await s.pg.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')) as [
+        { lsn: string },
+      ];
+      // THEN the slot's confirmed position moves past that WAL (keepalives confirmed when idle)
+      await waitFor(async () => (await confirmedFlush(s, names.slot)) >= parseLsn(lsn), {
+        what: 'the slot to advance past WAL of another database',
+        timeoutMs: 60_000,
+      });
+      assert.ok((await confirmedFlush(s, names.slot)) > start);
+      assert.equal(await streamCount(s.nc, names.stream), 0);
     } finally {
       await service.dispose();
     }
