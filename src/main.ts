@@ -51,7 +51,12 @@ export function pipelineSettings(config: Config): PipelineSettings {
       duplicateWindowMs: nats.stream.duplicateWindow,
       replicas: nats.stream.replicas,
     },
-    routes: { topicPrefix: nats.topicPrefix, tables: database.filter?.tables },
+    routes: {
+      topicPrefix: nats.topicPrefix,
+      tables: database.filter.tables,
+      messages: database.filter.messages,
+    },
+    transactionEvents: nats.transactionEvents,
     shutdownTimeoutMs: listener.shutdownTimeout,
   };
 }

@@ -14,10 +14,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Checkpointer } from './checkpoint/checkpointer.js';
-import { isRetryable } from './errors.js';
-import { encodeChangeEvent } from './event/change-event.js';
-import { systemNamespace } from './event/event-id.js';
-import { TransactionAssembler } from './event/transaction.js';
+import { isRetryable, ReplicationError } from './errors.js';
+import { changeMeta, encodeChange, encodeCommitMarker, type EventMeta } from './event/change-event.js';
+import { eventId, systemNamespace } from './event/event-id.js';
+import { COMMIT_MARKER, TransactionAssembler } from './event/transaction.js';
+import { missingTypes } from './event/values.js';
 import type { Logger } from './ops/log.js';
 import { Router, type RouteSettings } from './route/router.js';
 import { JetStreamSink } from './sink/jetstream-sink.js';
@@ -25,6 +26,7 @@ import { ensureStream, type StreamSettings } from './sink/stream-setup.js';
 import { parseFrame } from './source/frames.js';
 import { formatLsn, maxLsn, type Lsn } from './source/lsn.js';
 import { decodePgoutput } from './source/pgoutput/decoder.js';
+import type { RelationMessage } from './source/pgoutput/messages.js';
 import {
   connectSql,
   prepare,
@@ -32,6 +34,7 @@ import {
   type PgSettings,
   type SlotSettings,
 } from './source/replication-connection.js';
+import { TypeCatalog } from './source/type-catalog.js';
 
 /** Everything the pipeline needs to know, taken from the configuration. */
 export interface PipelineSettings {
@@ -43,6 +46,8 @@ export interface PipelineSettings {
   /** Stream to create when missing; absent: streams are managed outside. */
   stream?: StreamSettings | undefined;
   routes: RouteSettings;
+  /** Publish a commit marker with the transaction's size after each transaction with events. */
+  transactionEvents: boolean;
   /** How long a graceful stop waits for outstanding PubAcks. */
   shutdownTimeoutMs: number;
 }
@@ -67,6 +72,7 @@ const BACKOFF_MAX_MS = 30_000;
 /** The replication-to-JetStream loop, with retries. */
 export class Pipeline {
   private router: Router;
+  private readonly catalog = new TypeCatalog();
   readonly stats: PipelineStats = {
     published: 0,
     acked: 0,
@@ -115,26 +121,29 @@ export class Pipeline {
 
   /** One replication session, from the slot's confirmed position until a stop or a failure. */
   private async session(signal: AbortSignal, progress: { made: boolean }): Promise<void> {
-    const { settings, log } = this;
+    const { settings, log, catalog } = this;
     const sql = await connectSql(settings.pg);
+    let repl: ReplicationStream;
     let prepared;
     try {
       prepared = await prepare(sql, settings.slot);
-    } finally {
+      if (prepared.publicationCreated)
+        log.info({ publication: settings.slot.publication }, 'publication created');
+      if (prepared.slotCreated) log.info({ slot: settings.slot.slot }, 'replication slot created');
+      if (settings.stream && (await ensureStream(this.nc, settings.stream))) {
+        log.info({ stream: settings.stream.name }, 'jetstream stream created');
+      }
+      if (signal.aborted) throw new ReplicationError('stopped before replication started');
+      repl = await ReplicationStream.connect(settings.pg);
+    } catch (err) {
       await sql.end().catch(() => {});
+      if (signal.aborted) return;
+      throw err;
     }
-    if (prepared.publicationCreated)
-      log.info({ publication: settings.slot.publication }, 'publication created');
-    if (prepared.slotCreated) log.info({ slot: settings.slot.slot }, 'replication slot created');
-    if (settings.stream && (await ensureStream(this.nc, settings.stream))) {
-      log.info({ stream: settings.stream.name }, 'jetstream stream created');
-    }
-    if (signal.aborted) return;
 
-    const repl = await ReplicationStream.connect(settings.pg);
     const start = prepared.confirmedFlush;
     const checkpoint = new Checkpointer(start);
-    const assembler = new TransactionAssembler(systemNamespace(repl.systemId));
+    const assembler = new TransactionAssembler(systemNamespace(repl.systemId), catalog);
     const stats = this.stats;
     stats.sessions++;
     stats.receivedLsn = maxLsn(stats.receivedLsn, start);
@@ -142,11 +151,24 @@ export class Pipeline {
     let received = start;
     let sentFlush = -1n;
     let lastStatusAt = 0;
-    let paused = false;
     let stopping = false;
+    // Reading stops while the publish window is full, or while type information is being read.
+    let windowFull = false;
+    let resolvingTypes = false;
+    let reading = true;
+    const frames: Buffer[] = [];
+    let publishedInTx = 0;
     const resumeBelow = Math.max(1, Math.floor(settings.maxInFlight / 2));
 
     return new Promise<void>((resolve, reject) => {
+      const updateReading = () => {
+        const want = !windowFull && !resolvingTypes && !stopping;
+        if (want === reading) return;
+        reading = want;
+        if (want) repl.resume();
+        else repl.pause();
+      };
+
       const sendStatus = (force: boolean) => {
         const flush = checkpoint.flushLsn;
         if (!force && flush === sentFlush && Date.now() - lastStatusAt < STATUS_HEARTBEAT_MS) return;
@@ -164,9 +186,9 @@ export class Pipeline {
             stats.acked++;
             if (duplicate) stats.duplicates++;
             checkpoint.acked(seq);
-            if (paused && sink.inFlight <= resumeBelow) {
-              paused = false;
-              repl.resume();
+            if (windowFull && sink.inFlight <= resumeBelow) {
+              windowFull = false;
+              updateReading();
             }
             if (stopping && sink.inFlight === 0) finishStop();
           },
@@ -174,6 +196,12 @@ export class Pipeline {
         },
         { ackTimeoutMs: settings.ackTimeoutMs },
       );
+
+      const publish = (subject: string, id: string, body: string | Uint8Array, meta: EventMeta) => {
+        sink.publish(checkpoint.publish(), subject, id, body, meta);
+        stats.published++;
+        publishedInTx++;
+      };
 
       const statusTimer = setInterval(() => sendStatus(false), STATUS_CHECK_MS);
       let stopTimer: NodeJS.Timeout | undefined;
@@ -186,6 +214,7 @@ export class Pipeline {
         sendStatus(true); // the checkpoint only holds acknowledged positions: always safe to confirm
         sink.close();
         await repl.stop();
+        await sql.end().catch(() => {});
       };
 
       const fail = (err: unknown) => {
@@ -211,52 +240,103 @@ export class Pipeline {
       const onAbort = () => {
         // Stop reading; wait for outstanding PubAcks; confirm what was acknowledged; close.
         stopping = true;
-        repl.pause();
+        updateReading();
         if (sink.inFlight === 0) return finishStop();
         stopTimer = setTimeout(finishStop, settings.shutdownTimeoutMs);
       };
       signal.addEventListener('abort', onAbort, { once: true });
 
-      repl.start(settings.slot, start, {
-        closed: (err) => (stopping ? finishStop() : fail(err)),
-        frame: (data) => {
-          if (stopping || settled) return;
-          try {
-            const frame = parseFrame(data);
-            if (frame.tag === 'keepalive') {
-              received = maxLsn(received, frame.walEnd);
-              checkpoint.idle(frame.walEnd, assembler.inTransaction);
-              if (frame.replyRequested) sendStatus(true);
-              return;
-            }
-            received = maxLsn(received, frame.walStart);
-            const msg = decodePgoutput(frame.data);
-            if (msg.tag === 'commit') {
-              assembler.apply(msg);
-              checkpoint.commit(msg.endLsn);
-              stats.transactions++;
-              return;
-            }
-            for (const change of assembler.apply(msg)) {
-              const subject = this.router.route(change.relation, change.action);
-              if (subject === null) {
-                stats.filtered++;
-                continue;
-              }
-              sink.publish(checkpoint.publish(), subject, change.id, encodeChangeEvent(change));
-              stats.published++;
-            }
-            if (!paused && sink.inFlight >= settings.maxInFlight) {
-              paused = true;
-              repl.pause();
-            }
-          } catch (err) {
-            fail(err);
-          } finally {
-            stats.receivedLsn = received;
+      /** Reads catalog information for the relation's types, then applies it and reads on. */
+      const resolveTypes = (relation: RelationMessage) => {
+        resolvingTypes = true;
+        updateReading();
+        void (async () => {
+          for (let round = 0; round < 8; round++) {
+            const missing = [...new Set(relation.columns.flatMap((c) => missingTypes(c.typeOid, catalog)))];
+            if (missing.length === 0) break;
+            await catalog.load(sql, missing);
           }
+          assembler.apply(relation);
+          resolvingTypes = false;
+          updateReading();
+          pump();
+        })().catch((cause: unknown) =>
+          fail(new ReplicationError('reading type information failed', { cause })),
+        );
+      };
+
+      /** Handles one frame: frames → decode → transaction → route → publish → checkpoint. */
+      const handle = (data: Buffer) => {
+        const frame = parseFrame(data);
+        if (frame.tag === 'keepalive') {
+          received = maxLsn(received, frame.walEnd);
+          checkpoint.idle(frame.walEnd, assembler.inTransaction);
+          if (frame.replyRequested) sendStatus(true);
+          return;
+        }
+        received = maxLsn(received, frame.walStart);
+        const msg = decodePgoutput(frame.data);
+        switch (msg.tag) {
+          case 'begin':
+            publishedInTx = 0;
+            break;
+          case 'type':
+            catalog.forget(msg.typeOid); // it may have changed: read it again when a relation uses it
+            break;
+          case 'relation':
+            if (msg.columns.some((c) => missingTypes(c.typeOid, catalog).length > 0))
+              return resolveTypes(msg);
+            break;
+          case 'commit': {
+            const open = assembler.openTransaction;
+            if (settings.transactionEvents && open && publishedInTx > 0) {
+              const id = eventId(open.info.idPrefix, COMMIT_MARKER);
+              const meta = { lsn: open.info.lsnText, xid: open.info.xid, position: null };
+              publish(this.router.commitSubject, id, encodeCommitMarker(id, open, publishedInTx), meta);
+            }
+            assembler.apply(msg);
+            checkpoint.commit(msg.endLsn);
+            stats.transactions++;
+            return;
+          }
+        }
+        for (const change of assembler.apply(msg)) {
+          const subject = this.router.routeChange(change);
+          if (subject === null) {
+            stats.filtered++;
+            continue;
+          }
+          publish(subject, change.id, encodeChange(change), changeMeta(change));
+        }
+        if (!windowFull && sink.inFlight >= settings.maxInFlight) {
+          windowFull = true;
+          updateReading();
+        }
+      };
+
+      /** Handles queued frames in order, unless type information is being read. */
+      const pump = () => {
+        try {
+          while (frames.length > 0 && !resolvingTypes && !stopping && !settled) handle(frames.shift()!);
+        } catch (err) {
+          fail(err);
+        } finally {
+          stats.receivedLsn = received;
+        }
+      };
+
+      repl.start(
+        settings.slot,
+        start,
+        {
+          closed: (err) => (stopping ? finishStop() : fail(err)),
+          frame: (data) => {
+            frames.push(data);
+            pump();
+          },
         },
-      });
+        { messages: prepared.serverVersion >= 140000 },
+      );
       log.info(
         { slot: settings.slot.slot, publication: settings.slot.publication, startLsn: formatLsn(start) },
         'replication started',

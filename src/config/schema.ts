@@ -137,6 +137,14 @@ const filterSchema = z.strictObject({
         .transform((actions) => [...new Set(actions)]),
     )
     .default({}),
+  /**
+   * Prefixes of `pg_logical_emit_message` messages to publish. Absent: every message; an empty
+   * list: none.
+   */
+  messages: z
+    .array(z.string().min(1, { error: 'is empty: write the message prefix to publish' }))
+    .transform((prefixes) => [...new Set(prefixes)])
+    .optional(),
 });
 
 const databaseSchema = z
@@ -226,6 +234,8 @@ const natsSchema = z
     maxInFlight: wholeNumber(1, 65536).default(4096),
     /** How long to wait for a PubAck. */
     ackTimeout: duration().prefault('10s'),
+    /** Also publish a marker with the transaction's size on `<topicPrefix>.transaction.commit`. */
+    transactionEvents: z.boolean().default(false),
     /** When present, the stream is created at start if missing. */
     stream: streamSchema.optional(),
   })

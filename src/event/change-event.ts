@@ -15,11 +15,11 @@
  * carry `"truncate":{"cascade":…,"restartIdentity":…}`.
  */
 import { UNCHANGED_TOAST, type Tuple, type TupleValue } from '../source/pgoutput/messages.js';
-import type { Change, Column } from './transaction.js';
+import type { Change, Column, OpenTransaction, RowChange } from './transaction.js';
 import { valueToJson } from './values.js';
 
-/** Encodes a change as its event JSON text. */
-export function encodeChangeEvent(change: Change): string {
+/** Encodes a row change as its event JSON text. */
+export function encodeChangeEvent(change: RowChange): string {
   const { relation, tx } = change;
   const columns = relation.columns;
   let unchanged: string[] | null = null;
@@ -36,7 +36,7 @@ export function encodeChangeEvent(change: Change): string {
   let json =
     `{"id":"${change.id}","schema":${JSON.stringify(relation.schema)},"table":${JSON.stringify(relation.table)}` +
     `,"action":"${change.action}","data":${data},"dataOld":${dataOld}` +
-    `,"commitTime":"${tx.commitTime}","lsn":"${tx.lsnText}","xid":${tx.xid}`;
+    `,"commitTime":"${tx.commitTime}","lsn":"${tx.lsnText}","xid":${tx.xid},"position":${change.position}`;
   if (unchanged) json += `,"unchangedToastColumns":${JSON.stringify(unchanged)}`;
   if (change.truncate) {
     json += `,"truncate":{"cascade":${change.truncate.cascade},"restartIdentity":${change.truncate.restartIdentity}}`;
@@ -69,4 +69,40 @@ function writeRow(
     first = false;
   }
   return { json: json + '}', unchanged };
+}
+
+/** Transaction metadata of an event, sent as NATS headers next to `Nats-Msg-Id`. */
+export interface EventMeta {
+  /** Commit LSN (`X/Y`); for a non-transactional message, the message's own LSN. */
+  lsn: string;
+  /** Transaction id; `null` for a non-transactional message. */
+  xid: number | null;
+  /** Position in the transaction; `null` for a non-transactional message. */
+  position: number | null;
+}
+
+/** The body of a change as published: event JSON for rows, the content itself for messages. */
+export function encodeChange(change: Change): string | Uint8Array {
+  return change.kind === 'row' ? encodeChangeEvent(change) : change.content;
+}
+
+/** The transaction metadata of a change. */
+export function changeMeta(change: Change): EventMeta {
+  if (change.kind === 'row') return { lsn: change.tx.lsnText, xid: change.tx.xid, position: change.position };
+  return change.tx
+    ? { lsn: change.tx.lsnText, xid: change.tx.xid, position: change.position }
+    : { lsn: change.lsnText, xid: null, position: null };
+}
+
+/**
+ * The commit marker of a transaction (`nats.transactionEvents`):
+ * `{"id","lsn","xid","commitTime","events","changes"}` where `events` counts the events
+ * published from the transaction and `changes` every change and message in it, published or not.
+ */
+export function encodeCommitMarker(id: string, open: OpenTransaction, published: number): string {
+  const { info } = open;
+  return (
+    `{"id":"${id}","lsn":"${info.lsnText}","xid":${info.xid},"commitTime":"${info.commitTime}"` +
+    `,"events":${published},"changes":${open.changeCount}}`
+  );
 }

@@ -5,19 +5,23 @@
  * `Change` as soon as it is decoded, so memory does not grow with transaction size. With
  * pgoutput protocol 1 the server sends a transaction only once it has committed, so every
  * change seen here belongs to a committed transaction.
+ *
+ * Transactional logical messages (`pg_logical_emit_message(true, …)`) take a position in their
+ * transaction like row changes; non-transactional ones arrive between transactions.
  */
 import { DecodeError } from '../errors.js';
 import { formatLsn, type Lsn } from '../source/lsn.js';
 import { formatPgTimestamp } from '../source/pg-time.js';
 import type {
+  CommitMessage,
+  LogicalMessage,
   OldTupleKind,
   PgoutputMessage,
   RelationMessage,
   Tuple,
-  CommitMessage,
 } from '../source/pgoutput/messages.js';
 import { eventId, transactionIdPrefix, type TransactionIdPrefix } from './event-id.js';
-import { valueWriter, type ValueWriter } from './values.js';
+import { valueWriter, type TypeLookup, type ValueWriter } from './values.js';
 
 /** What happened to a row, as published in the event's `action`. */
 export const Action = {
@@ -59,7 +63,8 @@ export interface TransactionInfo {
 }
 
 /** One row change (or one truncated table), ready to be routed and encoded. */
-export interface Change {
+export interface RowChange {
+  kind: 'row';
   /** Deterministic id from (commit LSN, position); also the `Nats-Msg-Id`. */
   id: string;
   /** 0-based position of the change in its transaction, counting every change, published or not. */
@@ -74,18 +79,64 @@ export interface Change {
   truncate: { cascade: boolean; restartIdentity: boolean } | null;
 }
 
+/** A `pg_logical_emit_message` message, in its transaction or on its own. */
+export interface MessageChange {
+  kind: 'message';
+  /** Deterministic id: (commit LSN, position) in a transaction, (message LSN, NON_TRANSACTIONAL) otherwise. */
+  id: string;
+  /** Position in the transaction; `null` for a non-transactional message. */
+  position: number | null;
+  /** The transaction; `null` for a non-transactional message. */
+  tx: TransactionInfo | null;
+  /** The message's own LSN, as `X/Y`. */
+  lsnText: string;
+  prefix: string;
+  content: Uint8Array;
+}
+
+/** Anything a transaction (or the stream between transactions) carries that may be published. */
+export type Change = RowChange | MessageChange;
+
+/** A transaction that has begun and not yet committed, as seen so far. */
+export interface OpenTransaction {
+  info: TransactionInfo;
+  /** Changes (and transactional messages) seen so far: the next change's position. */
+  changeCount: number;
+}
+
+/** Position used in the id of a non-transactional message (never reached by a real position). */
+export const NON_TRANSACTIONAL = 0xffffffff;
+/** Position used in the id of a transaction's commit marker. */
+export const COMMIT_MARKER = 0xfffffffe;
+
 /** Keeps the relation cache and the open transaction; turns messages into changes. */
 export class TransactionAssembler {
   private readonly relations = new Map<number, Relation>();
   private tx: TransactionInfo | null = null;
   private position = 0;
 
-  /** @param namespace the 26-bit namespace of event ids (see `systemNamespace`). */
-  constructor(private readonly namespace: number) {}
+  /**
+   * @param namespace the 26-bit namespace of event ids (see `systemNamespace`).
+   * @param types catalog information for types that are not built in.
+   */
+  constructor(
+    private readonly namespace: number,
+    private readonly types?: TypeLookup,
+  ) {}
 
   /** True between a Begin and its Commit. */
   get inTransaction(): boolean {
     return this.tx !== null;
+  }
+
+  /** The open transaction, or `null` between transactions. */
+  get openTransaction(): OpenTransaction | null {
+    return this.tx && { info: this.tx, changeCount: this.position };
+  }
+
+  /** The id prefix of event ids for a commit LSN, in this assembler's namespace. */
+  idPrefix(commitLsn: Lsn): TransactionIdPrefix {
+    return transactionIdPrefix(this.namespace, commitLsn);
   }
 
   /**
@@ -109,12 +160,13 @@ export class TransactionAssembler {
         this.commit(msg);
         return [];
       case 'relation':
-        this.relations.set(msg.relationId, toRelation(msg));
+        this.relations.set(msg.relationId, toRelation(msg, this.types));
         return [];
       case 'type':
       case 'origin':
-      case 'message':
         return [];
+      case 'message':
+        return [this.message(msg)];
       case 'insert':
         return [this.change(Action.Insert, msg.relationId, msg.newTuple, null, null, 'I')];
       case 'update':
@@ -150,6 +202,24 @@ export class TransactionAssembler {
     this.tx = null;
   }
 
+  private message(msg: LogicalMessage): MessageChange {
+    const tx = msg.transactional ? this.tx : null;
+    if (msg.transactional && !tx)
+      throw new DecodeError('transactional message outside a transaction', 'M', 0);
+    const position = tx ? this.position++ : null;
+    return {
+      kind: 'message',
+      id: tx
+        ? eventId(tx.idPrefix, position!)
+        : eventId(transactionIdPrefix(this.namespace, msg.lsn), NON_TRANSACTIONAL),
+      position,
+      tx,
+      lsnText: formatLsn(msg.lsn),
+      prefix: msg.prefix,
+      content: msg.content,
+    };
+  }
+
   private change(
     action: Action,
     relationId: number,
@@ -157,7 +227,7 @@ export class TransactionAssembler {
     oldKind: OldTupleKind | null,
     oldTuple: Tuple | null,
     tag: string,
-  ): Change {
+  ): RowChange {
     const tx = this.tx;
     if (!tx) throw new DecodeError('row change outside a transaction', tag, 0);
     const relation = this.relations.get(relationId);
@@ -173,6 +243,7 @@ export class TransactionAssembler {
     }
     const position = this.position++;
     return {
+      kind: 'row',
       id: eventId(tx.idPrefix, position),
       position,
       action,
@@ -186,7 +257,7 @@ export class TransactionAssembler {
   }
 }
 
-function toRelation(msg: RelationMessage): Relation {
+function toRelation(msg: RelationMessage, types: TypeLookup | undefined): Relation {
   return {
     id: msg.relationId,
     schema: msg.schema,
@@ -197,7 +268,7 @@ function toRelation(msg: RelationMessage): Relation {
       jsonKey: JSON.stringify(c.name) + ':',
       typeOid: c.typeOid,
       isKey: c.isKey,
-      write: valueWriter(c.typeOid),
+      write: valueWriter(c.typeOid, types),
     })),
   };
 }

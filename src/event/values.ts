@@ -61,7 +61,7 @@ const WRITERS = new Map<number, ValueWriter>([
 ]);
 
 /** The writer for a type; unknown types keep their text form as a JSON string. */
-export function valueWriter(typeOid: number): ValueWriter {
+export function valueWriter(typeOid: number, _types?: TypeLookup): ValueWriter {
   return WRITERS.get(typeOid) ?? asString;
 }
 
@@ -73,4 +73,24 @@ export function valueToJson(value: Exclude<TupleValue, typeof UNCHANGED_TOAST>, 
   if (value === null) return 'null';
   if (typeof value === 'string') return writer(value);
   return JSON.stringify(Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64'));
+}
+
+/** What is known about a non-built-in (or built-in container) type, from the catalog. */
+export type TypeInfo =
+  | { kind: 'enum' }
+  | { kind: 'domain'; base: number }
+  | { kind: 'array'; element: number; delimiter: string }
+  | { kind: 'composite'; fields: readonly { name: string; type: number }[] }
+  | { kind: 'range'; subtype: number }
+  | { kind: 'multirange'; range: number }
+  | { kind: 'base' };
+
+/** Looks up types that are not built in (the pipeline fills it from the catalog). */
+export interface TypeLookup {
+  get(oid: number): TypeInfo | undefined;
+}
+
+/** Placeholder until the full mapping lands: no type needs catalog information. */
+export function missingTypes(_typeOid: number, _types?: TypeLookup): number[] {
+  return [];
 }

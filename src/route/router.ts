@@ -4,9 +4,14 @@
  * The filter is `database.filter.tables`: a table name (any schema) or `schema.table` maps to
  * the actions to publish. No filter, or an empty one, publishes everything. A change that is
  * filtered out is still counted in its transaction, so the slot moves past it.
+ *
+ * Logical messages go to `<topicPrefix>.message.<prefix>`, filtered by `database.filter.messages`
+ * (absent: all). Commit markers go to `<topicPrefix>.transaction.commit`. Both have three tokens
+ * after the prefix and row subjects four, so they never share a subject; subscribe to
+ * `<topicPrefix>.message.*` for messages only.
  */
-import type { Action, Relation } from '../event/transaction.js';
-import { changeSubject } from './subject.js';
+import type { Action, Change, Relation } from '../event/transaction.js';
+import { changeSubject, escapeToken } from './subject.js';
 
 /** Table key (`users` or `public.users`) → actions in lower case (`insert`, `update`, ...). */
 export type TableFilter = Readonly<Record<string, readonly string[]>>;
@@ -15,6 +20,8 @@ export type TableFilter = Readonly<Record<string, readonly string[]>>;
 export interface RouteSettings {
   topicPrefix: string;
   tables?: TableFilter | undefined;
+  /** Message prefixes to publish; absent: every message. */
+  messages?: readonly string[] | undefined;
 }
 
 const ACTIONS: readonly Action[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'];
@@ -24,6 +31,10 @@ export class Router {
   // Per relation: the subject of each action in ACTIONS order, null where filtered out.
   private readonly cache = new WeakMap<Relation, (string | null)[]>();
   private readonly tables: Map<string, Set<string>> | null;
+  private readonly messages: Set<string> | null;
+  private readonly messageSubjects = new Map<string, string>();
+  /** Subject of commit markers. */
+  readonly commitSubject: string;
 
   constructor(private readonly settings: RouteSettings) {
     const entries = Object.entries(settings.tables ?? {});
@@ -31,9 +42,29 @@ export class Router {
       entries.length === 0
         ? null
         : new Map(entries.map(([key, actions]) => [key, new Set(actions.map((a) => a.toLowerCase()))]));
+    this.messages = settings.messages ? new Set(settings.messages) : null;
+    this.commitSubject = `${settings.topicPrefix}.transaction.commit`;
   }
 
-  /** The subject for this change, or `null` when the filter leaves it out. */
+  /** The subject for a change or message, or `null` when the filter leaves it out. */
+  routeChange(change: Change): string | null {
+    return change.kind === 'row'
+      ? this.route(change.relation, change.action)
+      : this.routeMessage(change.prefix);
+  }
+
+  /** The subject for a logical message with this prefix, or `null` when filtered out. */
+  routeMessage(prefix: string): string | null {
+    if (this.messages && !this.messages.has(prefix)) return null;
+    let subject = this.messageSubjects.get(prefix);
+    if (subject === undefined) {
+      subject = `${this.settings.topicPrefix}.message.${escapeToken(prefix)}`;
+      this.messageSubjects.set(prefix, subject);
+    }
+    return subject;
+  }
+
+  /** The subject for a row change, or `null` when the filter leaves it out. */
   route(relation: Relation, action: Action): string | null {
     let subjects = this.cache.get(relation);
     if (!subjects) {

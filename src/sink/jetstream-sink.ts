@@ -18,6 +18,16 @@ import {
   type Subscription,
 } from '@nats-io/transport-node';
 import { PublishError } from '../errors.js';
+import type { EventMeta } from '../event/change-event.js';
+
+/** The headers sent with every event besides `Nats-Msg-Id`. */
+export const Header = {
+  MsgId: 'Nats-Msg-Id',
+  Lsn: 'Pgwalstreams-Lsn',
+  Xid: 'Pgwalstreams-Xid',
+  Position: 'Pgwalstreams-Position',
+  Transactional: 'Pgwalstreams-Transactional',
+} as const;
 
 /** Callbacks from the sink to the pipeline. */
 export interface SinkListener {
@@ -70,11 +80,19 @@ export class JetStreamSink {
     this.timer.unref();
   }
 
-  /** Publishes to JetStream. `seq` numbers the event; `msgId` becomes its `Nats-Msg-Id`. */
-  publish(seq: number, subject: string, msgId: string, payload: string | Uint8Array): void {
+  /**
+   * Publishes to JetStream. `seq` numbers the event; `msgId` becomes its `Nats-Msg-Id`; `meta`
+   * becomes the `Pgwalstreams-Lsn`, `-Xid` and `-Position` headers (`Pgwalstreams-Transactional:
+   * false` on a message outside a transaction).
+   */
+  publish(seq: number, subject: string, msgId: string, payload: string | Uint8Array, meta: EventMeta): void {
     if (this.failure) return;
     const h = headers();
-    h.set('Nats-Msg-Id', msgId);
+    h.set(Header.MsgId, msgId);
+    h.set(Header.Lsn, meta.lsn);
+    if (meta.xid === null) h.set(Header.Transactional, 'false');
+    else h.set(Header.Xid, String(meta.xid));
+    if (meta.position !== null) h.set(Header.Position, String(meta.position));
     try {
       this.nc.publish(subject, payload, { headers: h, reply: this.inbox + seq });
     } catch (cause) {

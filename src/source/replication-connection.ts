@@ -27,6 +27,8 @@ export interface SlotSettings {
 
 /** What `prepare` found or made. */
 export interface PreparedSlot {
+  /** `server_version_num`, e.g. 150004. */
+  serverVersion: number;
   /** The slot's confirmed flush position: where replication resumes. */
   confirmedFlush: Lsn;
   slotCreated: boolean;
@@ -38,7 +40,7 @@ export interface PreparedSlot {
  * the server's defaults: ISO dates, UTC, ISO 8601 intervals and shortest exact floats.
  */
 const SESSION_OPTIONS =
-  '-c client_encoding=UTF8 -c datestyle=ISO,YMD -c timezone=UTC -c intervalstyle=iso_8601 -c extra_float_digits=1';
+  '-c client_encoding=UTF8 -c datestyle=ISO,YMD -c timezone=UTC -c intervalstyle=iso_8601 -c extra_float_digits=1 -c bytea_output=hex';
 
 function clientConfig(s: PgSettings, replication: boolean): pg.ClientConfig {
   const config: pg.ClientConfig & { replication?: string } = {
@@ -160,7 +162,13 @@ export async function prepare(client: pg.Client, s: SlotSettings): Promise<Prepa
       `replication slot ${s.slot} is in use by another connection (pid ${slot.active_pid})`,
     );
   }
-  return { confirmedFlush: parseLsn(slot.confirmed_flush_lsn), slotCreated, publicationCreated };
+  const version = (await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v;
+  return {
+    serverVersion: Number(version ?? 0),
+    confirmedFlush: parseLsn(slot.confirmed_flush_lsn),
+    slotCreated,
+    publicationCreated,
+  };
 }
 
 interface SlotRow {
@@ -221,12 +229,15 @@ export class ReplicationStream {
     }
   }
 
-  /** Starts streaming `slot` from `start`; frames and the end of the stream go to `listener`. */
-  start(slot: SlotSettings, start: Lsn, listener: ReplicationListener): void {
+  /**
+   * Starts streaming `slot` from `start`; frames and the end of the stream go to `listener`.
+   * With `messages`, logical messages (`pg_logical_emit_message`) are streamed too (PostgreSQL 14+).
+   */
+  start(slot: SlotSettings, start: Lsn, listener: ReplicationListener, options: { messages: boolean }): void {
     const publications = `'${quoteIdent(slot.publication).replaceAll("'", "''")}'`;
     const sql =
       `START_REPLICATION SLOT ${quoteIdent(slot.slot)} LOGICAL ${formatLsn(start)} ` +
-      `(proto_version '1', publication_names ${publications})`;
+      `(proto_version '1', publication_names ${publications}${options.messages ? ", messages 'true'" : ''})`;
     const copy = this.client.query(copyStreams.both(sql, { alignOnCopyDataFrame: true }));
     this.copy = copy;
     const close = (err: ReplicationError) => {

@@ -58,6 +58,7 @@ describe('parseConfig defaults', () => {
       nats: {
         address: ['nats://127.0.0.1:4222'],
         topicPrefix: 'db',
+        transactionEvents: false,
         maxInFlight: 4096,
         ackTimeout: 10_000,
         stream: undefined,
@@ -155,6 +156,12 @@ describe('environment overrides', () => {
       { users: ['insert'], 'public.orders': ['delete'] },
     ],
     [
+      'PGWALSTREAMS_DATABASE_FILTER_MESSAGES',
+      'outbox,audit',
+      (c) => c.database.filter.messages,
+      ['outbox', 'audit'],
+    ],
+    [
       'PGWALSTREAMS_NATS_ADDRESS',
       'nats://n1:4222,nats://n2:4222',
       (c) => c.nats.address,
@@ -163,6 +170,7 @@ describe('environment overrides', () => {
     ['PGWALSTREAMS_NATS_TOPICPREFIX', 'cdc.app', (c) => c.nats.topicPrefix, 'cdc.app'],
     ['PGWALSTREAMS_NATS_MAXINFLIGHT', '16', (c) => c.nats.maxInFlight, 16],
     ['PGWALSTREAMS_NATS_ACKTIMEOUT', '2500', (c) => c.nats.ackTimeout, 2500],
+    ['PGWALSTREAMS_NATS_TRANSACTIONEVENTS', 'true', (c) => c.nats.transactionEvents, true],
     ['PGWALSTREAMS_NATS_STREAM_NAME', 'cdc', (c) => c.nats.stream?.name, 'cdc'],
     ['PGWALSTREAMS_NATS_STREAM_SUBJECTS', 'a.>,b.*.x', (c) => c.nats.stream?.subjects, ['a.>', 'b.*.x']],
     ['PGWALSTREAMS_NATS_STREAM_STORAGE', 'memory', (c) => c.nats.stream?.storage, 'memory'],

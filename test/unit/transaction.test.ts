@@ -1,8 +1,19 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { encodeChangeEvent } from '../../src/event/change-event.js';
-import { decodeEventId } from '../../src/event/event-id.js';
-import { TransactionAssembler, type Change } from '../../src/event/transaction.js';
+import {
+  changeMeta,
+  encodeChange,
+  encodeChangeEvent,
+  encodeCommitMarker,
+} from '../../src/event/change-event.js';
+import { decodeEventId, eventId } from '../../src/event/event-id.js';
+import {
+  COMMIT_MARKER,
+  NON_TRANSACTIONAL,
+  TransactionAssembler,
+  type Change,
+  type RowChange,
+} from '../../src/event/transaction.js';
 import { DecodeError } from '../../src/errors.js';
 import { UNCHANGED_TOAST, type PgoutputMessage } from '../../src/source/pgoutput/messages.js';
 
@@ -32,12 +43,20 @@ const users: PgoutputMessage = {
   ],
 };
 
-function run(...msgs: PgoutputMessage[]): Change[] {
+function runAll(...msgs: PgoutputMessage[]): Change[] {
   const a = new TransactionAssembler(NS);
   return msgs.flatMap((m) => a.apply(m));
 }
 
-const event = (c: Change) => JSON.parse(encodeChangeEvent(c)) as Record<string, unknown>;
+/** Like runAll, for row changes only. */
+function run(...msgs: PgoutputMessage[]): RowChange[] {
+  return runAll(...msgs).map((c) => {
+    assert.equal(c.kind, 'row');
+    return c;
+  });
+}
+
+const event = (c: RowChange) => JSON.parse(encodeChangeEvent(c)) as Record<string, unknown>;
 
 describe('transaction assembly and events', () => {
   test('insert becomes a wal-listener compatible event', () => {
@@ -59,6 +78,7 @@ describe('transaction assembly and events', () => {
       commitTime: '2024-01-01T10:00:01.123456Z',
       lsn: '0/16B3748',
       xid: 750,
+      position: 0,
     });
     assert.deepEqual(decodeEventId(c.id), { namespace: NS, commitLsn: 0x16b3748n, position: 0 });
   });
@@ -155,8 +175,8 @@ describe('transaction assembly and events', () => {
       ],
     } as PgoutputMessage);
     const after = a.apply({ tag: 'insert', relationId: 16384, newTuple: ['2', 'b'] });
-    assert.deepEqual(event(before[0]!)['data'], { id: 1, name: 'a', active: true, doc: null });
-    assert.deepEqual(event(after[0]!)['data'], { id: 2, full_name: 'b' });
+    assert.deepEqual(event(before[0] as RowChange)['data'], { id: 1, name: 'a', active: true, doc: null });
+    assert.deepEqual(event(after[0] as RowChange)['data'], { id: 2, full_name: 'b' });
   });
 
   test('protocol violations are DecodeErrors', () => {
@@ -171,5 +191,58 @@ describe('transaction assembly and events', () => {
     a.apply(commit);
     assert.equal(a.inTransaction, false);
     assert.throws(() => a.apply(commit), DecodeError); // commit without begin
+  });
+
+  test('logical messages: transactional ones take a position, others stand alone', () => {
+    const a = new TransactionAssembler(NS);
+    const content = new Uint8Array([0x7b, 0x7d]);
+    const lone = a.apply({ tag: 'message', transactional: false, lsn: 0x500n, prefix: 'hb', content });
+    a.apply(begin);
+    a.apply(users);
+    const [row] = a.apply({ tag: 'insert', relationId: 16384, newTuple: ['1', 'a', 't', null] });
+    const [msg] = a.apply({
+      tag: 'message',
+      transactional: true,
+      lsn: 0x16b3700n,
+      prefix: 'outbox',
+      content,
+    });
+    assert.equal(a.openTransaction?.changeCount, 2);
+    a.apply(commit);
+
+    assert.equal(lone[0]?.kind, 'message');
+    assert.deepEqual(changeMeta(lone[0]), { lsn: '0/500', xid: null, position: null });
+    assert.deepEqual(decodeEventId(lone[0].id), {
+      namespace: NS,
+      commitLsn: 0x500n,
+      position: NON_TRANSACTIONAL,
+    });
+    assert.equal(encodeChange(lone[0]), content, 'a message is published as its content');
+    assert.deepEqual(changeMeta(row!), { lsn: '0/16B3748', xid: 750, position: 0 });
+    assert.deepEqual(changeMeta(msg!), { lsn: '0/16B3748', xid: 750, position: 1 });
+    assert.equal(decodeEventId(msg!.id).position, 1);
+    assert.throws(
+      () => a.apply({ tag: 'message', transactional: true, lsn: 1n, prefix: 'x', content }),
+      DecodeError,
+      'a transactional message outside a transaction',
+    );
+  });
+
+  test('the commit marker counts published events and all changes', () => {
+    const a = new TransactionAssembler(NS);
+    a.apply(begin);
+    a.apply(users);
+    a.apply({ tag: 'insert', relationId: 16384, newTuple: ['1', 'a', 't', null] });
+    a.apply({ tag: 'insert', relationId: 16384, newTuple: ['2', 'b', 't', null] });
+    const open = a.openTransaction!;
+    const id = eventId(open.info.idPrefix, COMMIT_MARKER);
+    assert.deepEqual(JSON.parse(encodeCommitMarker(id, open, 1)), {
+      id,
+      lsn: '0/16B3748',
+      xid: 750,
+      commitTime: '2024-01-01T10:00:01.123456Z',
+      events: 1,
+      changes: 2,
+    });
   });
 });
