@@ -14,6 +14,7 @@ import {
   createInbox,
   headers,
   type Msg,
+  type MsgHdrs,
   type NatsConnection,
   type Subscription,
 } from '@nats-io/transport-node';
@@ -41,6 +42,14 @@ export interface SinkListener {
 export interface SinkOptions {
   /** How long to wait for a PubAck before the publish counts as failed. */
   ackTimeoutMs: number;
+}
+
+/** The size of headers on the wire: `NATS/1.0\r\n`, `key: value\r\n` each, and `\r\n`. */
+function headerSize(h: MsgHdrs): number {
+  let size = 12;
+  for (const [key, values] of h)
+    for (const v of values) size += Buffer.byteLength(key) + Buffer.byteLength(v) + 4;
+  return size;
 }
 
 interface PendingPublish {
@@ -96,7 +105,10 @@ export class JetStreamSink {
     try {
       this.nc.publish(subject, payload, { headers: h, reply: this.inbox + seq });
     } catch (cause) {
-      this.fail(new PublishError(`publish to ${subject} failed`, { cause, subject }));
+      this.fail(
+        this.tooLarge(subject, msgId, payload, headerSize(h)) ??
+          new PublishError(`publish to ${subject} failed`, { cause, subject }),
+      );
       return;
     }
     this.pending.set(seq, { subject, sentAt: Date.now() });
@@ -116,6 +128,23 @@ export class JetStreamSink {
   close(): void {
     clearInterval(this.timer);
     this.subscription.unsubscribe();
+  }
+
+  /** An error naming the fix when `payload` is over the server's `max_payload`, else null. */
+  private tooLarge(
+    subject: string,
+    msgId: string,
+    payload: string | Uint8Array,
+    headerSize: number,
+  ): PublishError | null {
+    const max = this.nc.info?.max_payload;
+    const size = (typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength) + headerSize;
+    if (max === undefined || size <= max) return null;
+    return new PublishError(
+      `event ${msgId} on ${subject} is ${size} bytes with its headers, more than the NATS server's max_payload of ${max} bytes: ` +
+        'raise max_payload in the nats-server configuration (up to 64MB); pgwalstreams retries meanwhile',
+      { subject },
+    );
   }
 
   private reply(msg: Msg): void {

@@ -162,7 +162,8 @@ export async function prepare(client: pg.Client, s: SlotSettings): Promise<Prepa
       `replication slot ${s.slot} is in use by another connection (pid ${slot.active_pid})`,
     );
   }
-  const version = (await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v;
+  const version = (await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v"))
+    .rows[0]?.v;
   return {
     serverVersion: Number(version ?? 0),
     confirmedFlush: parseLsn(slot.confirmed_flush_lsn),

@@ -48,7 +48,8 @@ export class TypeCatalog implements TypeLookup {
   async load(client: pg.Client, oids: readonly number[]): Promise<void> {
     if (oids.length === 0) return;
     const serverVersion = Number(
-      (await client.query<{ v: string }>('SHOW server_version_num')).rows[0]?.v ?? 0,
+      (await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ??
+        0,
     );
     const multirange =
       serverVersion >= 140000

@@ -11,7 +11,15 @@ export interface StoredEvent {
   seq: number;
   subject: string;
   msgId: string;
+  /** The Pgwalstreams-* headers (undefined where absent). */
+  headers: {
+    lsn?: string | undefined;
+    xid?: string | undefined;
+    position?: string | undefined;
+    transactional?: string | undefined;
+  };
   raw: string;
+  /** The body parsed as JSON; `null` when it is not JSON (a logical message may be anything). */
   event: {
     id: string;
     schema: string;
@@ -80,12 +88,19 @@ export async function readStream(nc: NatsConnection, name: string): Promise<Stor
       for await (const m of batch) {
         got++;
         const raw = m.string();
+        const header = (k: string) => (m.headers?.has(k) ? m.headers.get(k) : undefined);
         out.push({
           seq: m.seq,
           subject: m.subject,
           msgId: m.headers?.get('Nats-Msg-Id') ?? '',
+          headers: {
+            lsn: header('Pgwalstreams-Lsn'),
+            xid: header('Pgwalstreams-Xid'),
+            position: header('Pgwalstreams-Position'),
+            transactional: header('Pgwalstreams-Transactional'),
+          },
           raw,
-          event: JSON.parse(raw) as StoredEvent['event'],
+          event: parseOrNull(raw) as StoredEvent['event'],
         });
       }
       if (got === 0)
@@ -107,4 +122,12 @@ export async function waitForConnection(nc: NatsConnection): Promise<void> {
       ),
     { what: 'the NATS client to reconnect', timeoutMs: 20_000 },
   );
+}
+
+function parseOrNull(raw: string): unknown {
+  try {
+    return JSON.parse(raw);
+  } catch {
+    return null;
+  }
 }

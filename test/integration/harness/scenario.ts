@@ -4,6 +4,9 @@
  * never see each other's events.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import pg from 'pg';
 import { parseLsn } from '../../../src/source/lsn.js';
 import { createStream } from './jetstream.js';
@@ -20,9 +23,18 @@ export interface Servers {
   dispose(): Promise<void>;
 }
 
-/** Starts a PostgreSQL (logical) and a nats-server (JetStream) and connects to NATS. */
-export async function startServers(): Promise<Servers> {
-  const [pgs, nats] = await Promise.all([startPostgres(), startNats()]);
+/**
+ * Starts a PostgreSQL (logical) and a nats-server (JetStream) and connects to NATS.
+ * `natsConfig` is the text of a nats-server configuration file (for limits such as max_payload).
+ */
+export async function startServers(options: { natsConfig?: string } = {}): Promise<Servers> {
+  let natsArgs: string[] = [];
+  if (options.natsConfig !== undefined) {
+    const file = join(mkdtempSync(join(tmpdir(), 'pgwalstreams-nats-conf-')), 'nats.conf');
+    writeFileSync(file, options.natsConfig);
+    natsArgs = ['-c', file];
+  }
+  const [pgs, nats] = await Promise.all([startPostgres(), startNats({ args: natsArgs })]);
   const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
   return {
     pg: pgs,
