@@ -50,11 +50,14 @@ function isLeap(year: number): boolean {
 
 const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31] as const;
 
-/** Where the last `readDate` found the year's digits, and whether the value was BC. */
+/** A date read by `readDate`: where its year's digits end, and the year as printed. */
 interface DateParts {
   yearEnd: number;
   year: number;
 }
+
+/** PostgreSQL's largest year has 7 digits (dates end in 5874897 AD). */
+const MAX_YEAR_DIGITS = 7;
 
 /**
  * Reads `Y{4,}-MM-DD` at the start of `text` (up to `end`): checks month and day (proleptic
@@ -65,6 +68,7 @@ function readDate(type: string, text: string, end: number, bc: boolean): DatePar
   let year = 0;
   for (let d = digit(text, i); d >= 0 && i < end; d = digit(text, ++i)) year = year * 10 + d;
   if (i < 4) throw invalidValue(type, text, i, 'expected a year of at least 4 digits');
+  if (i > MAX_YEAR_DIGITS) throw invalidValue(type, text, 0, 'year out of range');
   if (year === 0) throw invalidValue(type, text, 0, 'year 0 does not exist');
   const yearEnd = i;
   if (text.charCodeAt(i) !== CH_DASH) throw invalidValue(type, text, i, "expected '-'");

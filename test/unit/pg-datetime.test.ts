@@ -40,6 +40,7 @@ describe('date', () => {
     assertInvalid(date, '2024-01-01x', 10, /unexpected text/);
     assertInvalid(date, '2024-01-01 10:00:00', 10, /unexpected text/);
     assertInvalid(date, '0000-01-01', 0, /year 0/);
+    assertInvalid(date, '12345678-01-01', 0, /year out of range/);
     assertInvalid(date, '0002-02-29 BC', 8, /bad day/); // 2 BC = year -1, not leap
     assertInvalid(date, '', 0, /invalid date value ""/);
     assertInvalid(date, 'Infinity', 0, /invalid date value/);

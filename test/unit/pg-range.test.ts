@@ -44,6 +44,8 @@ describe('ranges', () => {
     // '[1,)'::int4range and '(,)'::int4range
     assert.deepEqual(write(INT4RANGE, '[1,)'), range(1, null, true, false));
     assert.deepEqual(write(INT4RANGE, '(,)'), range(null, null, false, false));
+    // Not printed by PostgreSQL (it writes unbounded sides with parentheses), but never inclusive.
+    assert.deepEqual(write(INT4RANGE, '[,]'), range(null, null, false, false));
     // 'empty'::int4range
     assert.deepEqual(write(INT4RANGE, 'empty'), { empty: true });
     // '[1.5,2.25]'::numrange
