@@ -37,7 +37,7 @@ export interface PreparedSlot {
 
 /**
  * Session settings for the replication connection, so that values arrive in one form whatever
- * the server's defaults: ISO dates, UTC, ISO 8601 intervals and shortest exact floats.
+ * the server's defaults: ISO dates, UTC, ISO 8601 intervals, shortest exact floats and hex bytea.
  */
 const SESSION_OPTIONS =
   '-c client_encoding=UTF8 -c datestyle=ISO,YMD -c timezone=UTC -c intervalstyle=iso_8601 -c extra_float_digits=1 -c bytea_output=hex';
