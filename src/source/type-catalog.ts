@@ -11,6 +11,7 @@ import type { TypeInfo, TypeLookup } from '../event/values.js';
 
 interface TypeRow {
   oid: number;
+  /** For an array, the element type's delimiter (what array output uses). */
   typtype: string;
   typcategory: string;
   typelem: number;
@@ -57,7 +58,8 @@ export class TypeCatalog implements TypeLookup {
         : 'NULL::int';
     const rows = (
       await client.query<TypeRow>(
-        `SELECT t.oid::int, t.typtype::text, t.typcategory::text, t.typelem::int, t.typdelim::text,
+        `SELECT t.oid::int, t.typtype::text, t.typcategory::text, t.typelem::int,
+                coalesce((SELECT e.typdelim::text FROM pg_type e WHERE e.oid = t.typelem), ',') AS typdelim,
                 t.typbasetype::int, t.typrelid::int,
                 (SELECT r.rngsubtype::int FROM pg_range r WHERE r.rngtypid = t.oid) AS rngsubtype,
                 ${multirange} AS multirange_of

@@ -1,0 +1,369 @@
+/**
+ * The type matrix: a table with a column of every mapped type (and arrays of them), rows of
+ * ordinary, edge and NULL values, inserted and read back from JetStream.
+ *
+ * The oracle is PostgreSQL itself. The event's `data` is fed back through
+ * `jsonb_populate_record`, which reads each JSON value with the column type's own input rules,
+ * and the result must equal what `SELECT` returns for the stored row, column by column. Where
+ * the JSON form is by design not PostgreSQL input (bytea as base64, BC dates in ISO 8601
+ * astronomical years, ranges as objects), the expected JSON is computed from the stored row.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { readStream, waitForCount, type StoredEvent } from './harness/jetstream.js';
+import { freshNames, serviceConfig, startServers, startService, type Servers } from './harness/scenario.js';
+
+/** Columns compared by feeding the event back through jsonb_populate_record. */
+const ROUND_TRIP: Record<string, string> = {
+  c_bool: 'bool',
+  c_int2: 'int2',
+  c_int4: 'int4',
+  c_int8: 'int8',
+  c_oid: 'oid',
+  c_numeric: 'numeric',
+  c_float4: 'float4',
+  c_float8: 'float8',
+  c_text: 'text',
+  c_varchar: 'varchar(40)',
+  c_char: 'char(5)',
+  c_name: 'name',
+  c_citext: 'citext',
+  c_uuid: 'uuid',
+  c_inet: 'inet',
+  c_cidr: 'cidr',
+  c_macaddr: 'macaddr',
+  c_money: 'money',
+  c_tsvector: 'tsvector',
+  c_bit: 'bit(4)',
+  c_varbit: 'varbit',
+  c_enum: 'mood',
+  c_jsonb: 'jsonb',
+  c_ts: 'timestamp',
+  c_tstz: 'timestamptz',
+  c_time: 'time',
+  c_timetz: 'timetz',
+  c_interval: 'interval',
+  c_date: 'date',
+  c_domain: 'posint',
+  c_domain_text: 'shorttext',
+  c_composite: 'complex',
+  a_int4: 'int4[]',
+  a_int8: 'int8[]',
+  a_text: 'text[]',
+  a_bool: 'bool[]',
+  a_numeric: 'numeric[]',
+  a_float8: 'float8[]',
+  a_date: 'date[]',
+  a_tstz: 'timestamptz[]',
+  a_jsonb: 'jsonb[]',
+  a_uuid: 'uuid[]',
+  a_enum: 'mood[]',
+  a_2d: 'int4[][]',
+  a_composite: 'complex[]',
+  a_domain: 'posint[]',
+  a_interval: 'interval[]',
+};
+
+/** Columns without an equality operator: compared as text after the round trip. */
+const ROUND_TRIP_AS_TEXT: Record<string, string> = { c_json: 'json', c_xml: 'xml', c_point: 'point' };
+
+/** Columns whose JSON form is not PostgreSQL input: expected JSON computed by `expected` below. */
+const SPECIAL: Record<string, string> = {
+  c_bytea: 'bytea',
+  a_bytea: 'bytea[]',
+  c_date_bc: 'date',
+  c_ts_bc: 'timestamp',
+  c_int4range: 'int4range',
+  c_tstzrange: 'tstzrange',
+  c_numrange: 'numrange',
+  c_multirange: 'int4multirange',
+};
+
+const ROWS = [
+  // 1: ordinary values
+  `(1, true, 12, 123456, 1234567890123, 42, 3.14, 2.5, 0.1,
+    'hello', 'varying', 'abc', 'a_name', 'MiXeD', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+    '192.168.0.1/24', '10.0.0.0/8', '08:00:2b:01:02:03', 1234.56, 'a fat cat sat', B'1010', B'101',
+    'happy', '{"a": [1, 2.50, "x"], "b": null}', '2024-02-29 13:45:07.123456', '2024-02-29 13:45:07.5+02',
+    '23:59:59.999999', '10:00:00+05:30', '1 year 2 mons 3 days 04:05:06.5', '2024-02-29', 7, 'short',
+    ROW(1.5, -2, 'z')::complex,
+    '{1,2,3}', '{9223372036854775807,-1}', '{"plain","with space","quo\\"te","back\\\\slash","{brace}","NULL"}',
+    '{t,f}', '{1.10,2.000000000000000000001}', '{1.5,-0.25}', '{2024-01-01,2024-12-31}',
+    '{"2024-01-01 00:00:00+00","2024-06-30 23:59:59.999999+00"}', ARRAY['{"k": 1}'::jsonb, '[]'::jsonb],
+    '{a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11}', '{happy,sad}', '{{1,2},{3,4}}',
+    ARRAY[ROW(1, 2, 'a')::complex, ROW(3, 4, 'b "q"')::complex], '{1,2}', '{"1 day","-1 second"}',
+    '{"a": [1, 2], "b": "x"}', '<note kind="x">hi &amp; bye</note>', '(1.5,2)',
+    '\\x00ff10', ARRAY['\\x00'::bytea, '\\x'::bytea, NULL], '0044-03-15 BC', '0001-01-01 00:00:00 BC',
+    '[1,10)', '["2024-01-01 00:00:00+00","2024-02-01 00:00:00+00")', '(,5.5]', '{[1,3),[5,7)}')`,
+  // 2: edge values
+  `(2, false, -32768, -2147483648, -9223372036854775808, 4294967295,
+    1234567890123456789012345678901234567890.123456789, 'Infinity', 'NaN',
+    'ünïcødé ✓ "quotes" \\ back\\slash', '', '', '', 'ÄÖÜ', '00000000-0000-0000-0000-000000000000',
+    '::1', '2001:db8::/32', 'ff:ff:ff:ff:ff:ff', -92233720368547758.08, '', B'0000', B'',
+    'sad', '[]', '294276-12-31 23:59:59.999999', 'infinity', '24:00:00', '00:00:00-12', '-178000000 years',
+    '-infinity', 1, '', ROW(NULL, NULL, NULL)::complex,
+    '{}', '{}', '{"", "ü", "a,b", "{", "}", "\\\\"}', '{NULL,t}', '{NaN,0.000000000000000000000000000001}',
+    '{-Infinity,1e-30,1.7976931348623157e308}', '{infinity,NULL}', '{-infinity}', '{}',
+    '{}', '{}', '{{NULL,2},{3,NULL}}', '{}', '{NULL}', '{}',
+    '0', '<a/>', '(0,0)',
+    '\\x', '{}', '4713-11-24 BC', '4713-01-01 00:00:00 BC',
+    'empty', '[2024-01-01 00:00:00+00,)', '[1e-30,1e30]', '{}')`,
+  // 3: NULL everywhere but the key
+];
+
+describe('type matrix', () => {
+  let s: Servers;
+  before(async () => {
+    s = await startServers();
+    await s.pg.query('CREATE EXTENSION citext');
+    await s.pg.query(`CREATE TYPE mood AS ENUM ('happy', 'sad')`);
+    await s.pg.query('CREATE DOMAIN posint AS int4 CHECK (VALUE > 0)');
+    await s.pg.query('CREATE DOMAIN shorttext AS text CHECK (length(VALUE) < 10)');
+    await s.pg.query('CREATE TYPE complex AS (r float8, i float8, label text)');
+  });
+  after(async () => {
+    await s?.dispose();
+  });
+
+  test('every type arrives as faithful JSON, compared with what PostgreSQL stored', async () => {
+    const names = await freshNames(s);
+    const columns = { ...ROUND_TRIP, ...ROUND_TRIP_AS_TEXT, ...SPECIAL };
+    await s.pg.query(
+      `CREATE TABLE tm (id int PRIMARY KEY, ${Object.entries(columns)
+        .map(([c, t]) => `${c} ${t}`)
+        .join(', ')})`,
+    );
+    const service = await startService(serviceConfig(s, names));
+    try {
+      const list = ['id', ...Object.keys(columns)].join(', ');
+      for (const row of ROWS) await s.pg.query(`INSERT INTO tm (${list}) VALUES ${row}`);
+      await s.pg.query('INSERT INTO tm (id) VALUES (3)');
+      await waitForCount(s.nc, names.stream, 3);
+      const events = await readStream(s.nc, names.stream);
+      for (const e of events) await compareRow(s, e);
+    } finally {
+      await service.dispose();
+    }
+  });
+});
+
+const TS = /^-?\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$|^-?infinity$/;
+const TSTZ = /^\d{4,}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$|^-?infinity$/;
+const DATE = /^-?\d{4,}-\d\d-\d\d$|^-?infinity$/;
+const isString = (re?: RegExp) => (v: unknown) => typeof v === 'string' && (!re || re.test(v));
+const isNumber = (v: unknown) => typeof v === 'number';
+const isNumberOr =
+  (...specials: string[]) =>
+  (v: unknown) =>
+    isNumber(v) || specials.includes(v as string);
+const arrayOf =
+  (check: (v: unknown) => boolean) =>
+  (v: unknown): boolean =>
+    Array.isArray(v) && v.every((x) => x === null || (Array.isArray(x) ? arrayOf(check)(x) : check(x)));
+
+/** The documented JSON shape and format of each column's non-null values. */
+const SHAPE: Record<string, (v: unknown) => boolean> = {
+  c_bool: (v) => typeof v === 'boolean',
+  c_int2: isNumber,
+  c_int4: isNumber,
+  c_int8: isNumber,
+  c_oid: isNumber,
+  c_numeric: isNumberOr('NaN', 'Infinity', '-Infinity'),
+  c_float4: isNumberOr('NaN', 'Infinity', '-Infinity'),
+  c_float8: isNumberOr('NaN', 'Infinity', '-Infinity'),
+  c_enum: isString(/^(happy|sad)$/),
+  // Embedded JSON, not a string holding JSON (none of the test values is a JSON string).
+  c_jsonb: (v) => typeof v !== 'string',
+  c_json: (v) => typeof v !== 'string',
+  c_bytea: isString(/^[A-Za-z0-9+/]*={0,2}$/),
+  c_date: isString(DATE),
+  c_date_bc: isString(DATE),
+  c_ts: isString(TS),
+  c_ts_bc: isString(TS),
+  c_tstz: isString(TSTZ),
+  c_time: isString(/^\d\d:\d\d:\d\d\.\d{6}$/),
+  c_timetz: isString(/^\d\d:\d\d:\d\d\.\d{6}[+-]\d\d:\d\d(:\d\d)?$/),
+  c_interval: isString(/^-?P/),
+  c_domain: isNumber,
+  c_domain_text: isString(),
+  c_composite: (v) => typeof v === 'object' && !Array.isArray(v),
+  c_int4range: (v) => typeof v === 'object' && !Array.isArray(v),
+  c_multirange: Array.isArray,
+  a_int4: arrayOf(isNumber),
+  a_int8: arrayOf(isNumber),
+  a_text: arrayOf(isString()),
+  a_bool: arrayOf((v) => typeof v === 'boolean'),
+  a_numeric: arrayOf(isNumberOr('NaN')),
+  a_float8: arrayOf(isNumberOr('NaN', 'Infinity', '-Infinity')),
+  a_date: arrayOf(isString(DATE)),
+  a_tstz: arrayOf(isString(TSTZ)),
+  a_jsonb: arrayOf((v) => typeof v === 'object'),
+  a_uuid: arrayOf(isString()),
+  a_enum: arrayOf(isString()),
+  a_2d: arrayOf(isNumber),
+  a_composite: arrayOf((v) => typeof v === 'object'),
+  a_domain: arrayOf(isNumber),
+  a_bytea: arrayOf(isString(/^[A-Za-z0-9+/]*={0,2}$/)),
+  a_interval: arrayOf(isString(/^-?P/)),
+};
+
+async function compareRow(s: Servers, e: StoredEvent): Promise<void> {
+  const id = e.event.data['id'] as number;
+  const data = e.event.data;
+  // Every column is present: nothing is dropped.
+  assert.deepEqual(
+    Object.keys(data).sort(),
+    ['id', ...Object.keys(ROUND_TRIP), ...Object.keys(ROUND_TRIP_AS_TEXT), ...Object.keys(SPECIAL)].sort(),
+  );
+
+  // Shapes and formats: numbers as numbers, dates in ISO 8601, arrays as arrays, …
+  for (const [column, ok] of Object.entries(SHAPE)) {
+    const v = data[column];
+    if (v !== null)
+      assert.ok(ok(v), `row ${id}, ${column}: ${JSON.stringify(v)} is not in the documented form`);
+  }
+  if (id === 2)
+    assert.deepEqual(
+      data['a_2d'],
+      [
+        [null, 2],
+        [3, null],
+      ],
+      '2-D arrays nest',
+    );
+
+  // Round trip: PostgreSQL reads the event's JSON back into the column types.
+  const checks = [
+    ...Object.keys(ROUND_TRIP).map((c) => `t.${c} IS NOT DISTINCT FROM (r).${c} AS ${c}`),
+    ...Object.keys(ROUND_TRIP_AS_TEXT).map((c) => `t.${c}::text IS NOT DISTINCT FROM (r).${c}::text AS ${c}`),
+  ];
+  const rawData = rawDataOf(e.raw);
+  const [result] = await s.pg.query<Record<string, boolean>>(
+    `SELECT ${checks.join(', ')} FROM tm t,
+       (SELECT jsonb_populate_record(NULL::tm, $1::jsonb - $3::text[]) AS r) ev WHERE t.id = $2`,
+    [rawData, id, Object.keys(SPECIAL)],
+  );
+  for (const [column, same] of Object.entries(result!)) {
+    const [stored] = await s.pg.query<{ v: string | null }>(
+      `SELECT ${column}::text AS v FROM tm WHERE id = $1`,
+      [id],
+    );
+    assert.ok(same, `row ${id}, ${column}: event ${JSON.stringify(data[column])} but stored ${stored?.v}`);
+  }
+  // Exact digits: the JSON text of int8 and numeric values is PostgreSQL's own text.
+  const [digits] = await s.pg.query<{ i: string | null; n: string | null }>(
+    'SELECT c_int8::text AS i, c_numeric::text AS n FROM tm WHERE id = $1',
+    [id],
+  );
+  if (digits!.i !== null) assert.ok(rawData.includes(`"c_int8":${digits!.i}`), `row ${id}: int8 text`);
+  if (digits!.n !== null && digits!.n !== 'NaN' && !/Infinity/.test(digits!.n)) {
+    assert.ok(rawData.includes(`"c_numeric":${digits!.n}`), `row ${id}: numeric text`);
+  }
+
+  // The rest: expected JSON computed from the stored row.
+  const [stored] = await s.pg.query<Record<string, unknown>>(
+    `SELECT encode(c_bytea, 'base64') AS c_bytea,
+            (SELECT array_agg(encode(b, 'base64') ORDER BY n) FROM unnest(a_bytea) WITH ORDINALITY AS u(b, n)) AS a_bytea,
+            (SELECT coalesce(jsonb_agg(b IS NULL), '[]') FROM unnest(a_bytea) b) AS a_bytea_nulls,
+            c_date_bc::text AS c_date_bc, c_ts_bc::text AS c_ts_bc,
+            ${rangeJson('c_int4range')} AS c_int4range, ${rangeJson('c_numrange', true)} AS c_numrange,
+            ${rangeJson('c_tstzrange')} AS c_tstzrange,
+            (SELECT coalesce(jsonb_agg(jsonb_build_object('lower', lower(r), 'upper', upper(r),
+               'lowerInclusive', lower_inc(r), 'upperInclusive', upper_inc(r))), '[]')
+               FROM unnest(c_multirange) r) AS c_multirange, c_multirange IS NULL AS mr_null
+       FROM tm WHERE id = $1`,
+    [id],
+  );
+  const st = stored!;
+  assert.equal(
+    data['c_bytea'],
+    st['c_bytea'] === null ? null : (st['c_bytea'] as string).replaceAll('\n', ''),
+  );
+  if (data['a_bytea'] === null) assert.equal(st['a_bytea'], null);
+  else {
+    const nulls = st['a_bytea_nulls'] as boolean[];
+    const b64 = ((st['a_bytea'] ?? []) as (string | null)[]).map((v, i) =>
+      nulls[i] ? null : (v ?? '').replaceAll('\n', ''),
+    );
+    assert.deepEqual(data['a_bytea'], b64);
+  }
+  assert.equal(data['c_date_bc'], isoDate(st['c_date_bc'] as string | null));
+  assert.equal(data['c_ts_bc'], isoTimestamp(st['c_ts_bc'] as string | null));
+  assert.deepEqual(data['c_int4range'], st['c_int4range']);
+  assert.deepEqual(data['c_tstzrange'], tstzRange(st['c_tstzrange']));
+  assert.equal(JSON.stringify(data['c_numrange']) !== undefined, true);
+  if (st['c_numrange'] !== null) {
+    // numrange bounds are numerics: compare their text exactly
+    const r = st['c_numrange'] as Record<string, unknown>;
+    const lowerText = r['lower'] === null ? 'null' : String(r['lower']);
+    assert.ok(
+      rawData.includes(`"c_numrange":{"lower":${lowerText}`),
+      `row ${id}: numrange ${JSON.stringify(r)}`,
+    );
+  } else assert.equal(data['c_numrange'], null);
+  assert.deepEqual(data['c_multirange'], st['mr_null'] ? null : st['c_multirange']);
+}
+
+/** The `data` object of an event, as its exact JSON text (numbers keep their digits). */
+function rawDataOf(raw: string): string {
+  const start = raw.indexOf('"data":') + '"data":'.length;
+  let depth = 0;
+  let inString = false;
+  for (let i = start; i < raw.length; i++) {
+    const ch = raw[i];
+    if (inString) {
+      if (ch === '\\') i++;
+      else if (ch === '"') inString = false;
+    } else if (ch === '"') inString = true;
+    else if (ch === '{' || ch === '[') depth++;
+    else if (ch === '}' || ch === ']') {
+      depth--;
+      if (depth === 0) return raw.slice(start, i + 1);
+    }
+  }
+  throw new Error('no data object in event');
+}
+
+/** The documented range object, computed in SQL; `empty` → {"empty": true}. */
+function rangeJson(column: string, numericAsText = false): string {
+  const bound = (f: string) => (numericAsText ? `${f}(${column})::text` : `${f}(${column})`);
+  return `CASE WHEN ${column} IS NULL THEN NULL WHEN isempty(${column}) THEN '{"empty": true}'::jsonb
+    ELSE jsonb_build_object('lower', ${bound('lower')}, 'upper', ${bound('upper')},
+      'lowerInclusive', lower_inc(${column}), 'upperInclusive', upper_inc(${column})) END`;
+}
+
+/** `0044-03-15 BC` → `-0043-03-15` (ISO 8601 astronomical year numbering). */
+function isoDate(text: string | null): string | null {
+  if (text === null) return null;
+  const m = /^(\d{4,})-(\d\d)-(\d\d)( BC)?$/.exec(text);
+  if (!m) return text;
+  return m[4] ? `${bcYear(m[1]!)}-${m[2]}-${m[3]}` : text;
+}
+
+/** `0001-01-01 00:00:00 BC` → `0000-01-01T00:00:00.000000`. */
+function isoTimestamp(text: string | null): string | null {
+  if (text === null) return null;
+  const m = /^(\d{4,})-(\d\d)-(\d\d) (\d\d:\d\d:\d\d)(?:\.(\d+))?( BC)?$/.exec(text);
+  if (!m) return text;
+  const year = m[6] ? bcYear(m[1]!) : m[1]!;
+  return `${year}-${m[2]}-${m[3]}T${m[4]}.${(m[5] ?? '').padEnd(6, '0')}`;
+}
+
+function bcYear(year: string): string {
+  const astronomical = 1 - Number(year);
+  return astronomical === 0 ? '0000' : `-${String(-astronomical).padStart(4, '0')}`;
+}
+
+/** jsonb's timestamptz bounds (`2024-01-01T00:00:00+00:00`) in the event's form (`…00.000000Z`). */
+function tstzRange(v: unknown): unknown {
+  if (v === null || typeof v !== 'object' || 'empty' in v) return v;
+  const r = v as Record<string, unknown>;
+  const fix = (b: unknown) =>
+    typeof b === 'string'
+      ? b.replace(
+          /(\d\d:\d\d:\d\d)(?:\.(\d+))?\+00:00$/,
+          (_, t: string, f?: string) => `${t}.${(f ?? '').padEnd(6, '0')}Z`,
+        )
+      : b;
+  return { ...r, lower: fix(r['lower']), upper: fix(r['upper']) };
+}
