@@ -14,10 +14,16 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Checkpointer } from './checkpoint/checkpointer.js';
-import { isRetryable, ReplicationError } from './errors.js';
-import { changeMeta, encodeChange, encodeCommitMarker, type EventMeta } from './event/change-event.js';
+import { DecodeError, isRetryable, ReplicationError } from './errors.js';
+import {
+  changeMeta,
+  encodeChange,
+  encodeCommitMarker,
+  type BadValue,
+  type EventMeta,
+} from './event/change-event.js';
 import { eventId, systemNamespace } from './event/event-id.js';
-import { COMMIT_MARKER, TransactionAssembler } from './event/transaction.js';
+import { COMMIT_MARKER, TransactionAssembler, type Change, type Relation } from './event/transaction.js';
 import { missingTypes } from './event/values.js';
 import type { Logger } from './ops/log.js';
 import { Router, type RouteSettings } from './route/router.js';
@@ -26,7 +32,6 @@ import { ensureStream, type StreamSettings } from './sink/stream-setup.js';
 import { parseFrame } from './source/frames.js';
 import { formatLsn, maxLsn, type Lsn } from './source/lsn.js';
 import { decodePgoutput } from './source/pgoutput/decoder.js';
-import type { RelationMessage } from './source/pgoutput/messages.js';
 import {
   connectSql,
   prepare,
@@ -62,6 +67,16 @@ export interface PipelineStats {
   sessions: number;
   receivedLsn: Lsn;
   flushedLsn: Lsn;
+}
+
+/** Types with lower OIDs are built in; the others are described by the catalog. */
+const FIRST_CATALOG_OID = 10000;
+/** How often at most the types of one table are read again after a value did not match. */
+const TYPE_REFRESH_MS = 10_000;
+
+/** True when a relation has a column whose type the catalog describes. */
+function usesCatalogTypes(relation: Relation): boolean {
+  return relation.columns.some((c) => c.typeOid >= FIRST_CATALOG_OID);
 }
 
 const STATUS_CHECK_MS = 500;
@@ -158,6 +173,7 @@ export class Pipeline {
     let reading = true;
     const frames: Buffer[] = [];
     let publishedInTx = 0;
+    const typesReadAt = new WeakMap<Relation, number>();
     const resumeBelow = Math.max(1, Math.floor(settings.maxInFlight / 2));
 
     return new Promise<void>((resolve, reject) => {
@@ -246,23 +262,66 @@ export class Pipeline {
       };
       signal.addEventListener('abort', onAbort, { once: true });
 
-      /** Reads catalog information for the relation's types, then applies it and reads on. */
-      const resolveTypes = (relation: RelationMessage) => {
+      /** Stops reading while `work` (a catalog lookup) runs, then reads on; a failure ends the session. */
+      const withTypes = (work: () => Promise<void>) => {
         resolvingTypes = true;
         updateReading();
-        void (async () => {
-          for (let round = 0; round < 8; round++) {
-            const missing = [...new Set(relation.columns.flatMap((c) => missingTypes(c.typeOid, catalog)))];
-            if (missing.length === 0) break;
-            await catalog.load(sql, missing);
-          }
-          assembler.apply(relation);
-          resolvingTypes = false;
-          updateReading();
-          pump();
-        })().catch((cause: unknown) =>
-          fail(new ReplicationError('reading type information failed', { cause })),
+        work().then(
+          () => {
+            resolvingTypes = false;
+            updateReading();
+            pump();
+          },
+          (cause: unknown) =>
+            fail(
+              cause instanceof DecodeError
+                ? cause
+                : new ReplicationError('reading type information failed', { cause }),
+            ),
         );
+      };
+      const missingOf = (typeOids: readonly number[]) => () => [
+        ...new Set(typeOids.flatMap((oid) => missingTypes(oid, catalog))),
+      ];
+
+      /**
+       * Publishes a change. When a value of a user-defined type does not match what the catalog
+       * says of the type (it changed, and the catalog only knows its current form), the types are
+       * read again (at most every 10 s per table) and the change encoded anew; a value that still
+       * does not match is published as its PostgreSQL text, with a warning, never dropped.
+       */
+      const publishChange = (change: Change, subject: string) => {
+        let body;
+        try {
+          body = encodeChange(change);
+        } catch (err) {
+          if (!(err instanceof DecodeError) || change.kind !== 'row' || !usesCatalogTypes(change.relation))
+            throw err;
+          const relation = change.relation;
+          const asText: BadValue = (column, text, cause) => {
+            if (column.typeOid < FIRST_CATALOG_OID) throw cause;
+            log.warn(
+              { schema: relation.schema, table: relation.table, column: column.name, err: cause },
+              'a value does not match its type as the catalog describes it now: published as text',
+            );
+            return JSON.stringify(text);
+          };
+          if (Date.now() - (typesReadAt.get(relation) ?? 0) < TYPE_REFRESH_MS) {
+            return publish(subject, change.id, encodeChange(change, asText), changeMeta(change));
+          }
+          log.info(
+            { schema: relation.schema, table: relation.table },
+            'a type changed: reading type information again',
+          );
+          return withTypes(async () => {
+            catalog.clear();
+            await catalog.complete(sql, missingOf(relation.columns.map((c) => c.typeOid)));
+            assembler.rebuildWriters(relation);
+            typesReadAt.set(relation, Date.now());
+            publish(subject, change.id, encodeChange(change, asText), changeMeta(change));
+          });
+        }
+        publish(subject, change.id, body, changeMeta(change));
       };
 
       /** Handles one frame: frames → decode → transaction → route → publish → checkpoint. */
@@ -283,10 +342,16 @@ export class Pipeline {
           case 'type':
             catalog.forget(msg.typeOid); // it may have changed: read it again when a relation uses it
             break;
-          case 'relation':
-            if (msg.columns.some((c) => missingTypes(c.typeOid, catalog).length > 0))
-              return resolveTypes(msg);
+          case 'relation': {
+            const missing = missingOf(msg.columns.map((c) => c.typeOid));
+            if (missing().length > 0) {
+              return withTypes(async () => {
+                await catalog.complete(sql, missing);
+                assembler.apply(msg);
+              });
+            }
             break;
+          }
           case 'commit': {
             const open = assembler.openTransaction;
             if (settings.transactionEvents && open && publishedInTx > 0) {
@@ -306,7 +371,8 @@ export class Pipeline {
             stats.filtered++;
             continue;
           }
-          publish(subject, change.id, encodeChange(change), changeMeta(change));
+          publishChange(change, subject);
+          if (resolvingTypes) break; // a Truncate yields several changes, but never re-reads types
         }
         if (!windowFull && sink.inFlight >= settings.maxInFlight) {
           windowFull = true;

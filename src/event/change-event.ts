@@ -18,20 +18,27 @@ import { UNCHANGED_TOAST, type Tuple, type TupleValue } from '../source/pgoutput
 import type { Change, Column, OpenTransaction, RowChange } from './transaction.js';
 import { valueToJson } from './values.js';
 
+/**
+ * What to write for a value its column's writer refused, instead of failing; receives the column,
+ * the value's text and the error. Used only where a value may legitimately not match the current
+ * catalog (a user-defined type that changed since the row was written).
+ */
+export type BadValue = (column: Column, text: string, err: unknown) => string;
+
 /** Encodes a row change as its event JSON text. */
-export function encodeChangeEvent(change: RowChange): string {
+export function encodeChangeEvent(change: RowChange, badValue?: BadValue): string {
   const { relation, tx } = change;
   const columns = relation.columns;
   let unchanged: string[] | null = null;
   let data = '{}';
   if (change.newTuple) {
     const oldFull = change.oldKind === 'full' ? change.oldTuple : null;
-    const r = writeRow(columns, change.newTuple, false, oldFull);
+    const r = writeRow(columns, change.newTuple, false, oldFull, badValue);
     data = r.json;
     unchanged = r.unchanged;
   }
   const dataOld = change.oldTuple
-    ? writeRow(columns, change.oldTuple, change.oldKind === 'key', null).json
+    ? writeRow(columns, change.oldTuple, change.oldKind === 'key', null, badValue).json
     : '{}';
   let json =
     `{"id":"${change.id}","schema":${JSON.stringify(relation.schema)},"table":${JSON.stringify(relation.table)}` +
@@ -49,6 +56,7 @@ function writeRow(
   tuple: Tuple,
   keyOnly: boolean,
   fallback: Tuple | null,
+  badValue: BadValue | undefined,
 ): { json: string; unchanged: string[] | null } {
   let json = '{';
   let unchanged: string[] | null = null;
@@ -65,7 +73,10 @@ function writeRow(
       }
       value = old;
     }
-    json += (first ? '' : ',') + column.jsonKey + valueToJson(value, column.write);
+    json +=
+      (first ? '' : ',') +
+      column.jsonKey +
+      (badValue ? tolerant(column, value, badValue) : valueToJson(value, column.write));
     first = false;
   }
   return { json: json + '}', unchanged };
@@ -82,8 +93,21 @@ export interface EventMeta {
 }
 
 /** The body of a change as published: event JSON for rows, the content itself for messages. */
-export function encodeChange(change: Change): string | Uint8Array {
-  return change.kind === 'row' ? encodeChangeEvent(change) : change.content;
+export function encodeChange(change: Change, badValue?: BadValue): string | Uint8Array {
+  return change.kind === 'row' ? encodeChangeEvent(change, badValue) : change.content;
+}
+
+function tolerant(
+  column: Column,
+  value: Exclude<TupleValue, typeof UNCHANGED_TOAST>,
+  badValue: BadValue,
+): string {
+  try {
+    return valueToJson(value, column.write);
+  } catch (err) {
+    if (typeof value !== 'string') throw err;
+    return badValue(column, value, err);
+  }
 }
 
 /** The transaction metadata of a change. */

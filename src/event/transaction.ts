@@ -184,6 +184,11 @@ export class TransactionAssembler {
     }
   }
 
+  /** Builds the value writers of a relation again, from the current type information. */
+  rebuildWriters(relation: Relation): void {
+    for (const column of relation.columns) column.write = valueWriter(column.typeOid, this.types);
+  }
+
   /** Forgets the open transaction (used when a replication session ends mid-transaction). */
   reset(): void {
     this.tx = null;

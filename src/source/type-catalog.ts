@@ -4,7 +4,9 @@
  * are made of; the value mapping needs to know.
  *
  * The cache entry of a type is dropped when a Type message names it, so the next Relation message
- * that uses it reads it afresh.
+ * that uses it reads it afresh. A composite type can change (`ALTER TYPE … ADD ATTRIBUTE …
+ * CASCADE`) without a Type or Relation message; the pipeline then clears the cache when a value no
+ * longer matches and reads the types again.
  */
 import type pg from 'pg';
 import type { TypeInfo, TypeLookup } from '../event/values.js';
@@ -40,6 +42,20 @@ export class TypeCatalog implements TypeLookup {
   /** Forgets `oid`, so that it is read again when next needed. */
   forget(oid: number): void {
     this.types.delete(oid);
+  }
+
+  /** Forgets everything (a type changed without a Type message, as composites do). */
+  clear(): void {
+    this.types.clear();
+  }
+
+  /** Reads whatever `missing` reports until nothing is missing (composites reveal their field types). */
+  async complete(client: pg.Client, missing: () => number[]): Promise<void> {
+    for (let round = 0; round < 16; round++) {
+      const oids = missing();
+      if (oids.length === 0) return;
+      await this.load(client, oids);
+    }
   }
 
   /**
