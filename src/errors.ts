@@ -81,3 +81,32 @@ export class PublishError extends PgwalstreamsError {
 export function isRetryable(err: unknown): boolean {
   return err instanceof PgwalstreamsError ? err.retryable : true;
 }
+
+/** The first connection to NATS failed (refused credentials, an untrusted certificate). Fatal. */
+export class NatsConnectError extends PgwalstreamsError {
+  readonly retryable = false;
+}
+
+/** Node.js TLS error codes meaning that the peer's certificate was not accepted. */
+const CERTIFICATE_CODES = new Set([
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_SIGNATURE_FAILURE',
+  'CERT_REJECTED',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+]);
+
+/** True when `err`, or an error in its `cause` chain, says a server certificate was not trusted. */
+export function isCertificateError(err: unknown): boolean {
+  for (let e: unknown = err, depth = 0; e instanceof Error && depth < 8; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && CERTIFICATE_CODES.has(code)) return true;
+  }
+  return false;
+}

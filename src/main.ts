@@ -6,29 +6,14 @@
  * 2 on a usage or configuration error.
  */
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { parseCommand, runCommand } from './cli.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './ops/log.js';
 import { Pipeline, type PipelineSettings } from './pipeline.js';
-
-const USAGE = `usage: pgwalstreams [--config <file>]
-
-Streams committed changes from PostgreSQL (logical replication, pgoutput) to NATS JetStream.
-
-options:
-  -c, --config <file>   configuration file (default: config.yml, or $PGWALSTREAMS_CONFIG)
-  -v, --version         print the version
-  -h, --help            print this help`;
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
+import { natsConnectError, natsConnectOptions } from './sink/nats-options.js';
+import { pgSslOptions } from './source/pg-tls.js';
 
 /** Maps the configuration onto what the pipeline needs. */
 export function pipelineSettings(config: Config): PipelineSettings {
@@ -40,6 +25,7 @@ export function pipelineSettings(config: Config): PipelineSettings {
       database: database.name,
       user: database.user,
       password: database.password,
+      ssl: pgSslOptions(database),
     },
     slot: { slot: listener.slotName, publication: listener.publication },
     maxInFlight: nats.maxInFlight,
@@ -63,11 +49,13 @@ export function pipelineSettings(config: Config): PipelineSettings {
 
 async function connectNats(config: Config, log: Logger): Promise<NatsConnection> {
   const nc = await connect({
-    servers: config.nats.address,
+    ...natsConnectOptions(config.nats),
     name: 'pgwalstreams',
     maxReconnectAttempts: -1,
     reconnectTimeWait: 1000,
     waitOnFirstConnect: true,
+  }).catch((cause: unknown) => {
+    throw natsConnectError(config.nats, cause);
   });
   void (async () => {
     for await (const s of nc.status()) {
@@ -119,30 +107,5 @@ async function run(configPath: string): Promise<number> {
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: {
-        config: { type: 'string', short: 'c' },
-        version: { type: 'boolean', short: 'v' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }));
-  } catch (err) {
-    process.stderr.write(`pgwalstreams: ${err instanceof Error ? err.message : String(err)}\n${USAGE}\n`);
-    return 2;
-  }
-  if (values.help) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  if (values.version) {
-    process.stdout.write(version() + '\n');
-    return 0;
-  }
-  return run(values.config ?? process.env['PGWALSTREAMS_CONFIG'] ?? 'config.yml');
-}
-
-process.exitCode = await main(process.argv.slice(2));
+const command = parseCommand(process.argv.slice(2), process.env);
+process.exitCode = command.kind === 'run' ? await run(command.config) : await runCommand(command, process);

@@ -2,8 +2,9 @@
  * Loading the configuration: YAML file, environment overrides, libpq fallbacks, validation.
  *
  * Every problem is collected and thrown at once as a `ConfigError` whose problems carry the
- * dotted key path. Secrets (the password, the content of the password file, a password in a
- * NATS URL) never appear in an error message.
+ * dotted key path. Secrets (the database and NATS passwords, the NATS token, the content of the
+ * files holding them, an nkey seed, a password or token in a NATS URL) never appear in an error
+ * message.
  */
 import { readFileSync } from 'node:fs';
 import { readFile as readFileAsync } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { LineCounter, parse as parseYaml, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { checkKeyFile, FILE_KEYS, isProblem } from './files.js';
 import { configSchema, type Config } from './schema.js';
 
 /** The prefix of the environment variables that override configuration keys. */
@@ -83,6 +85,10 @@ const LIBPQ_FALLBACKS = [
   { variable: 'PGDATABASE', path: 'database.name' },
   { variable: 'PGUSER', path: 'database.user' },
   { variable: 'PGPASSWORD', path: 'database.password' },
+  { variable: 'PGSSLMODE', path: 'database.sslMode' },
+  { variable: 'PGSSLROOTCERT', path: 'database.sslRootCert' },
+  { variable: 'PGSSLCERT', path: 'database.sslCert' },
+  { variable: 'PGSSLKEY', path: 'database.sslKey' },
 ].map(({ variable, path }) => {
   const key = ENV_OVERRIDES.find((o) => o.path === path);
   if (!key) throw new Error(`no configuration key ${path}`);
@@ -273,28 +279,45 @@ function coerce(text: string, kind: EnvKind, variable: string, problems: ConfigP
   }
 }
 
-/** The passwords this configuration involves, to be kept out of every message. */
+/** The keys that hold a secret, as written in the file or set by a variable. */
+const SECRET_KEYS = [
+  ['database', 'password'],
+  ['nats', 'password'],
+  ['nats', 'token'],
+] as const;
+
+/** The secrets this configuration involves, to be kept out of every message. */
 function collectSecrets(raw: unknown, env: NodeJS.ProcessEnv): string[] {
   const secrets: string[] = [];
-  const password = getIn(raw, ['database', 'password']);
-  if (typeof password === 'string' || typeof password === 'number') secrets.push(String(password));
-  for (const name of [`${ENV_PREFIX}DATABASE_PASSWORD`, 'PGPASSWORD']) {
+  for (const segments of SECRET_KEYS) {
+    const value = getIn(raw, segments);
+    if (typeof value === 'string' || typeof value === 'number') secrets.push(String(value));
+  }
+  const variables = [
+    `${ENV_PREFIX}DATABASE_PASSWORD`,
+    'PGPASSWORD',
+    `${ENV_PREFIX}NATS_PASSWORD`,
+    `${ENV_PREFIX}NATS_TOKEN`,
+  ];
+  for (const name of variables) {
     const value = env[name];
     if (value) secrets.push(value);
   }
   const address = getIn(raw, ['nats', 'address']);
   if (typeof address === 'string') {
     for (const url of address.split(',')) {
-      const secret = urlPassword(url.trim());
+      const secret = urlSecret(url.trim());
       if (secret) secrets.push(secret, decodeURIComponent(secret));
     }
   }
   return secrets;
 }
 
-function urlPassword(url: string): string | undefined {
+/** The password of a URL, or its user name when there is no password (`nats://token@host`). */
+function urlSecret(url: string): string | undefined {
   try {
-    return new URL(url).password || undefined;
+    const parsed = new URL(url);
+    return parsed.password || parsed.username || undefined;
   } catch {
     return undefined;
   }
@@ -422,34 +445,32 @@ function applyLibpqFallbacks(
   }
 }
 
-/** Reads `database.passwordFile` unless `password` is also set (an error the schema reports). */
-function readPasswordFile(
+/**
+ * Reads and checks every file a key names (see `FILE_KEYS`); returns the contents of the secret
+ * files by the key they fill (`database.password` for `database.passwordFile`). A secret file is
+ * not read when its key is also set, an error the schema reports. The secret part of every file
+ * goes into `secrets`.
+ */
+function readKeyFiles(
   raw: Mapping,
   readFile: (path: string) => string,
   problems: ConfigProblem[],
-): string | undefined {
-  const path = getIn(raw, ['database', 'passwordFile']);
-  if (typeof path !== 'string' || path === '' || getIn(raw, ['database', 'password']) !== undefined) {
-    return undefined;
+  secrets: string[],
+): Map<readonly string[], string> {
+  const filled = new Map<readonly string[], string>();
+  for (const key of FILE_KEYS) {
+    const path = getIn(raw, key.segments);
+    if (typeof path !== 'string' || path === '') continue;
+    if (key.into && getIn(raw, key.into) !== undefined) continue;
+    const result = checkKeyFile(key.path, path, key.kind, readFile);
+    if (isProblem(result)) {
+      problems.push(result);
+      continue;
+    }
+    if (result.secret !== undefined) secrets.push(result.secret);
+    if (key.into) filled.set(key.into, result.text);
   }
-  let content: string;
-  try {
-    content = readFile(path).replace(/\r?\n$/, '');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code ?? 'error';
-    problems.push({
-      path: 'database.passwordFile',
-      message: `cannot read ${JSON.stringify(path)} (${code}): check the path and its permissions`,
-    });
-    return undefined;
-  }
-  if (content === '') {
-    problems.push({
-      path: 'database.passwordFile',
-      message: `${JSON.stringify(path)} is empty: put the password in it`,
-    });
-  }
-  return content;
+  return filled;
 }
 
 /** Names the environment variable a problem's key came from, if any. */
@@ -478,14 +499,17 @@ function withSource(problem: ConfigProblem, sources: readonly Source[]): ConfigP
  *    section. An empty variable counts as unset. A `PGWALSTREAMS_LISTENER_`, `_DATABASE_`,
  *    `_NATS_` or `_LOGGER_` variable that names no key is an error, so typos are caught.
  * 2. The configuration file.
- * 3. For `database.host`, `port`, `name`, `user` and `password` only, the libpq variables
- *    `PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER` and `PGPASSWORD` (`PGPASSWORD` only when
- *    neither `password` nor `passwordFile` is set).
+ * 3. For `database.host`, `port`, `name`, `user`, `password`, `sslMode`, `sslRootCert`,
+ *    `sslCert` and `sslKey` only, the libpq variables `PGHOST`, `PGPORT`, `PGDATABASE`,
+ *    `PGUSER`, `PGPASSWORD`, `PGSSLMODE`, `PGSSLROOTCERT`, `PGSSLCERT` and `PGSSLKEY`
+ *    (`PGPASSWORD` only when neither `password` nor `passwordFile` is set).
  * 4. The schema's default.
  *
- * A key written with no value (`password:`) counts as absent. When `database.passwordFile` is
- * set, the file is read with `readFile` and its content, less one trailing newline, becomes
- * `database.password` in the result.
+ * A key written with no value (`password:`) counts as absent. Every file a key names is read
+ * with `readFile` and checked (a certificate must hold a PEM certificate, and so on); a file
+ * that cannot be read is a problem under its key. The content of `database.passwordFile`,
+ * `nats.passwordFile` and `nats.tokenFile`, less one trailing newline, becomes
+ * `database.password`, `nats.password` and `nats.token` in the result.
  *
  * @param fileName names the text in messages, such as the path it was read from.
  * @throws ConfigError listing every problem, each with its key path and how to fix it.
@@ -502,8 +526,7 @@ export function parseConfig(
   applyOverrides(raw, env, problems, sources);
   applyLibpqFallbacks(raw, env, problems, sources);
   const secrets = collectSecrets(raw, env);
-  const filePassword = readPasswordFile(raw, readFile, problems);
-  if (filePassword !== undefined) secrets.push(filePassword);
+  const filled = readKeyFiles(raw, readFile, problems, secrets);
 
   const result = configSchema.safeParse(raw, { error: errorMap });
   if (!result.success || problems.length > 0) {
@@ -516,14 +539,14 @@ export function parseConfig(
   }
 
   const config = result.data;
-  if (filePassword !== undefined) config.database.password = filePassword;
+  for (const [segments, text] of filled) setIn(config as unknown as Mapping, segments, text);
   return config;
 }
 
 /**
  * Reads, parses and validates the configuration file at `path`; see {@link parseConfig} for
- * where each value comes from. A relative `database.passwordFile` is resolved against the
- * working directory.
+ * where each value comes from. Relative paths of the files keys name (`database.passwordFile`,
+ * `database.sslRootCert`, …) are resolved against the working directory.
  *
  * @throws ConfigError when the file cannot be read or the configuration is invalid.
  */
@@ -538,21 +561,28 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
   return parseConfig(text, env, defaultReadFile, path);
 }
 
+/** A URL with its password, or its token (a user name without password), replaced by `redacted`. */
 function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
-    if (!parsed.password) return url;
-    parsed.password = 'redacted';
+    if (parsed.password) parsed.password = 'redacted';
+    else if (parsed.username) parsed.username = 'redacted';
+    else return url;
     return parsed.toString();
   } catch {
     return url;
   }
 }
 
-/** A copy of the configuration that is safe to log: passwords replaced by `[redacted]`. */
+/**
+ * A copy of the configuration that is safe to log or print: the database and NATS passwords and
+ * the NATS token replaced by `[redacted]`, and so are secrets in NATS URLs. File paths stay.
+ */
 export function redactConfig(config: Config): Config {
   const copy = structuredClone(config);
   if (copy.database.password !== undefined) copy.database.password = REDACTED;
+  if (copy.nats.password !== undefined) copy.nats.password = REDACTED;
+  if (copy.nats.token !== undefined) copy.nats.token = REDACTED;
   copy.nats.address = copy.nats.address.map(redactUrl);
   return copy;
 }

@@ -44,9 +44,15 @@ export function parseDuration(value: unknown): number | undefined {
   return Math.round(total);
 }
 
-/** A positive duration, written as text (`10s`) or milliseconds; parsed to milliseconds. */
+const DURATION_MESSAGE = 'write it like 500ms, 10s, 2m, 1h or 1m30s, or a number of milliseconds';
+
+/**
+ * A positive duration, written as text (`10s`) or milliseconds; parsed to milliseconds. Its input
+ * side (what the JSON Schema shows) is a string or a number.
+ */
 function duration() {
-  return z.unknown().transform((value, ctx): number => {
+  const input = z.union([z.string(), z.number()], { error: `expected a duration: ${DURATION_MESSAGE}` });
+  return input.transform((value, ctx): number => {
     const ms = parseDuration(value);
     if (ms === undefined) {
       ctx.addIssue({
@@ -54,7 +60,7 @@ function duration() {
         message:
           typeof value === 'string'
             ? `${JSON.stringify(value)} is not a duration: write it like 500ms, 10s, 2m, 1h or 1m30s`
-            : 'expected a duration: write it like 500ms, 10s, 2m, 1h or 1m30s, or a number of milliseconds',
+            : `expected a duration: ${DURATION_MESSAGE}`,
       });
       return z.NEVER;
     }
@@ -147,6 +153,58 @@ const filterSchema = z.strictObject({
     .optional(),
 });
 
+/** How the connections to PostgreSQL use TLS; the names and meanings of libpq's `sslmode`. */
+export const SSL_MODES = ['disable', 'require', 'verify-ca', 'verify-full'] as const;
+/** One TLS mode for PostgreSQL. */
+export type SslMode = (typeof SSL_MODES)[number];
+
+const sslMode = z.enum(SSL_MODES, {
+  error: (iss) =>
+    iss.input === 'allow' || iss.input === 'prefer'
+      ? `${JSON.stringify(iss.input)} may fall back to no encryption, which pgwalstreams does not do: ` +
+        'use disable, require, verify-ca or verify-full'
+      : `${JSON.stringify(iss.input)} is not one of disable, require, verify-ca, verify-full: pick one of them`,
+});
+
+/** A path to a file that is read at start; the loader reports a file it cannot read under this key. */
+function filePath() {
+  return z.string().min(1, { error: 'is empty: set a path or remove the key' });
+}
+
+/** Reports `key` when it is set together with `other` (both dotted paths under `section`). */
+function exclusive(
+  ctx: z.core.$RefinementCtx,
+  value: Record<string, unknown>,
+  section: string,
+  key: string,
+  other: string,
+): void {
+  if (value[key] !== undefined && value[other] !== undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [key],
+      message: `cannot be used together with ${section}.${other}: keep one of them`,
+    });
+  }
+}
+
+/** Reports `key` when it is set without `partner`, which it needs. */
+function requires(
+  ctx: z.core.$RefinementCtx,
+  value: Record<string, unknown>,
+  section: string,
+  key: string,
+  partner: string,
+): void {
+  if (value[key] !== undefined && value[partner] === undefined) {
+    ctx.addIssue({
+      code: 'custom',
+      path: [key],
+      message: `needs ${section}.${partner} as well: set both or neither`,
+    });
+  }
+}
+
 const databaseSchema = z
   .strictObject({
     host: z.string().min(1, { error: 'is empty: set a host name or remove the key' }).default('localhost'),
@@ -156,16 +214,43 @@ const databaseSchema = z
     /** The password; after loading it also holds the content of `passwordFile`. */
     password: z.string().min(1, { error: 'is empty: set a password or remove the key' }).optional(),
     /** A file holding the password (a trailing newline is dropped), such as a mounted secret. */
-    passwordFile: z.string().min(1, { error: 'is empty: set a path or remove the key' }).optional(),
+    passwordFile: filePath().optional(),
+    /**
+     * TLS for both connections (SQL and replication), as libpq's `sslmode`: `disable`, `require`
+     * (encrypted, the server is not verified), `verify-ca` (the server's certificate chain is
+     * verified, not its host name) or `verify-full` (chain and host name). `allow` and `prefer`
+     * are refused: they may silently fall back to no encryption.
+     */
+    sslMode: sslMode.default('disable'),
+    /**
+     * PEM file of the certificate authorities to trust for the server's certificate, with
+     * `verify-ca` or `verify-full`; absent: the CAs that Node.js trusts.
+     */
+    sslRootCert: filePath().optional(),
+    /** PEM file of a client certificate to present; needs `sslKey` and TLS. */
+    sslCert: filePath().optional(),
+    /** PEM file of the private key of `sslCert` (unencrypted). */
+    sslKey: filePath().optional(),
     filter: filterSchema.prefault({}),
   })
   .superRefine(
     (db, ctx) => {
-      if (typeof db.password === 'string' && typeof db.passwordFile === 'string') {
+      exclusive(ctx, db, 'database', 'passwordFile', 'password');
+      requires(ctx, db, 'database', 'sslCert', 'sslKey');
+      requires(ctx, db, 'database', 'sslKey', 'sslCert');
+      const verifies = db.sslMode === 'verify-ca' || db.sslMode === 'verify-full';
+      if (db.sslRootCert !== undefined && !verifies) {
         ctx.addIssue({
           code: 'custom',
-          path: ['passwordFile'],
-          message: 'cannot be used together with database.password: keep one of them',
+          path: ['sslRootCert'],
+          message: `is only used to verify the server: set database.sslMode to verify-full (or verify-ca), or remove the key`,
+        });
+      }
+      if (db.sslCert !== undefined && db.sslMode === 'disable') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['sslCert'],
+          message: 'needs TLS: set database.sslMode to verify-full, verify-ca or require',
         });
       }
     },
@@ -204,6 +289,31 @@ function withSubjects<T extends { name: string; subjects?: string[] | undefined 
   return { name, subjects: subjects ?? [`${topicPrefix}.>`], ...rest };
 }
 
+const natsTlsSchema = z
+  .strictObject({
+    /** PEM file of the certificate authorities to trust for the server; absent: those Node.js trusts. */
+    ca: filePath().optional(),
+    /** PEM file of a client certificate to present; needs `key`. */
+    cert: filePath().optional(),
+    /** PEM file of the private key of `cert` (unencrypted). */
+    key: filePath().optional(),
+  })
+  .superRefine(
+    (tls, ctx) => {
+      requires(ctx, tls, 'nats.tls', 'cert', 'key');
+      requires(ctx, tls, 'nats.tls', 'key', 'cert');
+    },
+    { when: () => true },
+  );
+
+/** The NATS authentication keys, by method; at most one method may be configured. */
+const NATS_AUTH_METHODS = [
+  ['user', 'password', 'passwordFile'],
+  ['token', 'tokenFile'],
+  ['nkeySeedFile'],
+  ['credsFile'],
+] as const;
+
 const natsSchema = z
   .strictObject({
     /** One URL or a comma-separated list; parsed to a list. */
@@ -238,7 +348,59 @@ const natsSchema = z
     transactionEvents: z.boolean().default(false),
     /** When present, the stream is created at start if missing. */
     stream: streamSchema.optional(),
+    /**
+     * TLS for the NATS connection. Its presence (even `{}`) requires TLS, as does a `tls://`
+     * address; without it the client still upgrades when the server offers TLS, verifying it.
+     */
+    tls: natsTlsSchema.optional(),
+    /** User name for user and password authentication; needs `password` or `passwordFile`. */
+    user: z.string().min(1, { error: 'is empty: set the user name or remove the key' }).optional(),
+    /** The password of `user`; after loading it also holds the content of `passwordFile`. */
+    password: z.string().min(1, { error: 'is empty: set a password or remove the key' }).optional(),
+    /** A file holding the password of `user` (a trailing newline is dropped). */
+    passwordFile: filePath().optional(),
+    /** Token authentication; after loading it also holds the content of `tokenFile`. */
+    token: z.string().min(1, { error: 'is empty: set a token or remove the key' }).optional(),
+    /** A file holding the token (a trailing newline is dropped). */
+    tokenFile: filePath().optional(),
+    /** A file holding a user nkey seed (`SU…`), for nkey authentication. */
+    nkeySeedFile: filePath().optional(),
+    /** A JWT credentials file (`.creds`: user JWT and nkey seed), for decentralised authentication. */
+    credsFile: filePath().optional(),
   })
+  .superRefine(
+    (nats, ctx) => {
+      exclusive(ctx, nats, 'nats', 'passwordFile', 'password');
+      exclusive(ctx, nats, 'nats', 'tokenFile', 'token');
+      const hasPassword = nats.password !== undefined || nats.passwordFile !== undefined;
+      if (nats.user !== undefined && !hasPassword) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['user'],
+          message: 'needs nats.password or nats.passwordFile as well',
+        });
+      }
+      if (nats.user === undefined && hasPassword) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [nats.password !== undefined ? 'password' : 'passwordFile'],
+          message: 'needs nats.user as well',
+        });
+      }
+      // The first key set of each method; a second method is reported at its key.
+      const used = NATS_AUTH_METHODS.map((keys) => keys.find((k) => nats[k] !== undefined)).filter(
+        (k) => k !== undefined,
+      );
+      for (const key of used.slice(1)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: [key],
+          message: `cannot be used together with nats.${used[0]}: configure one way to authenticate`,
+        });
+      }
+    },
+    { when: () => true },
+  )
   .transform(({ stream, ...nats }) => ({
     ...nats,
     stream: stream && withSubjects(stream, nats.topicPrefix),

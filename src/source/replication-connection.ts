@@ -6,9 +6,10 @@
  */
 import pg from 'pg';
 import copyStreams, { type CopyBothQueryStream } from 'pg-copy-streams';
-import { ReplicationError } from '../errors.js';
+import { isCertificateError, ReplicationError } from '../errors.js';
 import { encodeStandbyStatus, pgClock } from './frames.js';
 import { formatLsn, parseLsn, type Lsn } from './lsn.js';
+import type { PgSsl } from './pg-tls.js';
 
 /** How to reach the database. */
 export interface PgSettings {
@@ -17,6 +18,8 @@ export interface PgSettings {
   database: string;
   user: string;
   password?: string | undefined;
+  /** TLS for both connections, from `pgSslOptions`; absent or false: none. */
+  ssl?: PgSsl | undefined;
 }
 
 /** The slot and publication the pipeline reads through. */
@@ -51,6 +54,8 @@ function clientConfig(s: PgSettings, replication: boolean): pg.ClientConfig {
     application_name: 'pgwalstreams',
     connectionTimeoutMillis: 10_000,
     keepAlive: true,
+    // Always set, so node-postgres never falls back to PGSSLMODE on its own.
+    ssl: s.ssl ?? false,
   };
   if (s.password !== undefined) config.password = s.password;
   if (replication) {
@@ -60,19 +65,29 @@ function clientConfig(s: PgSettings, replication: boolean): pg.ClientConfig {
   return config;
 }
 
-/** Wraps a connection failure as retryable, unless it is an authentication or a missing database. */
+/**
+ * Wraps a connection failure as retryable, unless the configuration must change: refused
+ * authentication, a missing database, a server certificate that is not trusted, or TLS asked
+ * of a server that has none.
+ */
 function connectionError(s: PgSettings, cause: unknown): ReplicationError {
   const code = (cause as { code?: string }).code;
-  const fatal = code === '28P01' || code === '28000' || code === '3D000';
-  const hint =
-    code === '28P01' || code === '28000'
-      ? ': check database.user and the password'
-      : code === '3D000'
-        ? ': check database.name'
-        : '';
-  return new ReplicationError(`cannot connect to postgresql at ${s.host}:${s.port}${hint}`, {
+  const message = cause instanceof Error ? cause.message : '';
+  let hint: string | undefined;
+  if (code === '28P01') hint = ': check database.user and the password';
+  else if (code === '28000') {
+    hint =
+      ': the server refused this user from this host: check database.user and database.sslMode (pg_hba.conf)';
+  } else if (code === '3D000') hint = ': check database.name';
+  else if (isCertificateError(cause)) {
+    hint = `: the server's certificate is not trusted (${message}): check database.sslRootCert, and database.host with sslMode verify-full`;
+  } else if (message === 'The server does not support SSL connections') {
+    hint =
+      ': the server does not accept TLS: turn ssl on in postgresql.conf, or set database.sslMode to disable';
+  }
+  return new ReplicationError(`cannot connect to postgresql at ${s.host}:${s.port}${hint ?? ''}`, {
     cause,
-    retryable: !fatal,
+    retryable: hint === undefined,
   });
 }
 

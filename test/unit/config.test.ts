@@ -54,7 +54,14 @@ describe('parseConfig defaults', () => {
         serverPort: 8080,
         shutdownTimeout: 30_000,
       },
-      database: { host: 'localhost', port: 5432, name: 'app', user: 'postgres', filter: { tables: {} } },
+      database: {
+        host: 'localhost',
+        port: 5432,
+        name: 'app',
+        user: 'postgres',
+        sslMode: 'disable',
+        filter: { tables: {} },
+      },
       nats: {
         address: ['nats://127.0.0.1:4222'],
         topicPrefix: 'db',
@@ -108,12 +115,31 @@ describe('config.example.yaml', () => {
     assert.equal(config.listener.shutdownTimeout, 30_000);
   });
 
-  it('sets every key (passwordFile as a comment, since it excludes password)', () => {
+  // Keys that exclude a key the example sets, or need files and servers it cannot assume.
+  const COMMENTED = [
+    'database.passwordFile',
+    'database.sslRootCert',
+    'database.sslCert',
+    'database.sslKey',
+    'nats.tls.ca',
+    'nats.tls.cert',
+    'nats.tls.key',
+    'nats.user',
+    'nats.password',
+    'nats.passwordFile',
+    'nats.token',
+    'nats.tokenFile',
+    'nats.nkeySeedFile',
+    'nats.credsFile',
+  ];
+
+  it('sets every key, or shows it as a comment when it excludes another', () => {
     const text = readFileSync(EXAMPLE_PATH, 'utf8');
     const raw: unknown = parseYaml(text);
     for (const { path, segments } of ENV_OVERRIDES) {
-      if (path === 'database.passwordFile') {
-        assert.match(text, /^\s*# passwordFile: /m);
+      if (COMMENTED.includes(path)) {
+        const key = segments[segments.length - 1] ?? '';
+        assert.match(text, new RegExp(`^\\s*#\\s+${key}: `, 'm'), `config.example.yaml shows ${path}`);
         continue;
       }
       let value = raw;
@@ -131,9 +157,37 @@ describe('config.example.yaml', () => {
   });
 });
 
+/** PEM-shaped file contents and NATS secrets, enough for the loader's checks. */
+const CERT_PEM = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+const KEY_PEM = '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n';
+const SEED = `SU${'A'.repeat(56)}`;
+const CREDS_SEED = `SU${'B'.repeat(56)}`;
+const CREDS = [
+  '-----BEGIN NATS USER JWT-----',
+  'eyJ0eXAiOiJKV1QifQ.e30.sig',
+  '------END NATS USER JWT------',
+  '',
+  '************************* IMPORTANT *************************',
+  '',
+  '-----BEGIN USER NKEY SEED-----',
+  CREDS_SEED,
+  '------END USER NKEY SEED------',
+  '',
+].join('\n');
+
+/** A file system with certificates at *.pem, keys at *.key, a seed at *.nk, creds at *.creds. */
+function fakeFiles(path: string): string {
+  if (path.endsWith('.pem')) return CERT_PEM;
+  if (path.endsWith('.key')) return KEY_PEM;
+  if (path.endsWith('.nk')) return `${SEED}\n`;
+  if (path.endsWith('.creds')) return CREDS;
+  return `content of ${path}\n`;
+}
+
 describe('environment overrides', () => {
-  // One case per overridable key: the variable, its text, and the value it must produce.
-  const cases: [string, string, (c: Config) => unknown, unknown][] = [
+  // One case per overridable key: the variable, its text, the value it must produce, and the
+  // other variables the key needs to be valid.
+  const cases: [string, string, (c: Config) => unknown, unknown, NodeJS.ProcessEnv?][] = [
     ['PGWALSTREAMS_LISTENER_SLOTNAME', 'slot_2', (c) => c.listener.slotName, 'slot_2'],
     ['PGWALSTREAMS_LISTENER_PUBLICATION', 'pub', (c) => c.listener.publication, 'pub'],
     ['PGWALSTREAMS_LISTENER_SERVERPORT', '0', (c) => c.listener.serverPort, 0],
@@ -148,6 +202,28 @@ describe('environment overrides', () => {
       '/secrets/pg',
       (c) => c.database.password,
       'content of /secrets/pg',
+    ],
+    ['PGWALSTREAMS_DATABASE_SSLMODE', 'verify-full', (c) => c.database.sslMode, 'verify-full'],
+    [
+      'PGWALSTREAMS_DATABASE_SSLROOTCERT',
+      '/tls/ca.pem',
+      (c) => c.database.sslRootCert,
+      '/tls/ca.pem',
+      { PGWALSTREAMS_DATABASE_SSLMODE: 'verify-ca' },
+    ],
+    [
+      'PGWALSTREAMS_DATABASE_SSLCERT',
+      '/tls/client.pem',
+      (c) => c.database.sslCert,
+      '/tls/client.pem',
+      { PGWALSTREAMS_DATABASE_SSLMODE: 'require', PGWALSTREAMS_DATABASE_SSLKEY: '/tls/client.key' },
+    ],
+    [
+      'PGWALSTREAMS_DATABASE_SSLKEY',
+      '/tls/client.key',
+      (c) => c.database.sslKey,
+      '/tls/client.key',
+      { PGWALSTREAMS_DATABASE_SSLMODE: 'require', PGWALSTREAMS_DATABASE_SSLCERT: '/tls/client.pem' },
     ],
     [
       'PGWALSTREAMS_DATABASE_FILTER_TABLES',
@@ -176,12 +252,40 @@ describe('environment overrides', () => {
     ['PGWALSTREAMS_NATS_STREAM_STORAGE', 'memory', (c) => c.nats.stream?.storage, 'memory'],
     ['PGWALSTREAMS_NATS_STREAM_DUPLICATEWINDOW', '5m', (c) => c.nats.stream?.duplicateWindow, 300_000],
     ['PGWALSTREAMS_NATS_STREAM_REPLICAS', '3', (c) => c.nats.stream?.replicas, 3],
+    ['PGWALSTREAMS_NATS_TLS_CA', '/tls/ca.pem', (c) => c.nats.tls?.ca, '/tls/ca.pem'],
+    [
+      'PGWALSTREAMS_NATS_TLS_CERT',
+      '/tls/c.pem',
+      (c) => c.nats.tls?.cert,
+      '/tls/c.pem',
+      { PGWALSTREAMS_NATS_TLS_KEY: '/tls/c.key' },
+    ],
+    [
+      'PGWALSTREAMS_NATS_TLS_KEY',
+      '/tls/c.key',
+      (c) => c.nats.tls?.key,
+      '/tls/c.key',
+      { PGWALSTREAMS_NATS_TLS_CERT: '/tls/c.pem' },
+    ],
+    ['PGWALSTREAMS_NATS_USER', 'svc', (c) => c.nats.user, 'svc', { PGWALSTREAMS_NATS_PASSWORD: 'pw' }],
+    ['PGWALSTREAMS_NATS_PASSWORD', 'pw', (c) => c.nats.password, 'pw', { PGWALSTREAMS_NATS_USER: 'svc' }],
+    [
+      'PGWALSTREAMS_NATS_PASSWORDFILE',
+      '/secrets/nats',
+      (c) => c.nats.password,
+      'content of /secrets/nats',
+      { PGWALSTREAMS_NATS_USER: 'svc' },
+    ],
+    ['PGWALSTREAMS_NATS_TOKEN', 'tok', (c) => c.nats.token, 'tok'],
+    ['PGWALSTREAMS_NATS_TOKENFILE', '/secrets/token', (c) => c.nats.token, 'content of /secrets/token'],
+    ['PGWALSTREAMS_NATS_NKEYSEEDFILE', '/secrets/user.nk', (c) => c.nats.nkeySeedFile, '/secrets/user.nk'],
+    ['PGWALSTREAMS_NATS_CREDSFILE', '/secrets/user.creds', (c) => c.nats.credsFile, '/secrets/user.creds'],
     ['PGWALSTREAMS_LOGGER_LEVEL', 'debug', (c) => c.logger.level, 'debug'],
     ['PGWALSTREAMS_LOGGER_FORMAT', 'pretty', (c) => c.logger.format, 'pretty'],
   ];
   // Every stream key but the one under test needs the section's required name.
   const file = `${MINIMAL}nats:\n  stream:\n    name: from-file\n`;
-  const readFile = (path: string) => `content of ${path}\n`;
+  const readFile = fakeFiles;
 
   it('has a case for every key derived from the schema', () => {
     assert.deepEqual(
@@ -190,11 +294,11 @@ describe('environment overrides', () => {
     );
   });
 
-  for (const [variable, text, read, expected] of cases) {
+  for (const [variable, text, read, expected, needs = {}] of cases) {
     it(`${variable} overrides the file`, () => {
       const before = read(parse(file, {}, readFile));
       assert.notDeepEqual(before, expected, 'the case must change the value');
-      assert.deepEqual(read(parse(file, { [variable]: text }, readFile)), expected);
+      assert.deepEqual(read(parse(file, { ...needs, [variable]: text }, readFile)), expected);
     });
   }
 
@@ -654,5 +758,196 @@ describe('reload', () => {
       'nats.stream.replicas',
     ]);
     assert.deepEqual(describeStaticChanges(base, parse(MINIMAL)), ['nats.stream']);
+  });
+});
+
+describe('database TLS', () => {
+  it('accepts each sslMode, and defaults to disable', () => {
+    assert.equal(parse(MINIMAL).database.sslMode, 'disable');
+    for (const mode of ['disable', 'require', 'verify-ca', 'verify-full']) {
+      assert.equal(parse(`${MINIMAL}  sslMode: ${mode}\n`).database.sslMode, mode);
+    }
+  });
+
+  it('refuses allow and prefer, which may fall back to no encryption', () => {
+    for (const mode of ['allow', 'prefer']) {
+      const err = parseError(`${MINIMAL}  sslMode: ${mode}\n`);
+      assert.match(problemAt(err, 'database.sslMode'), /may fall back to no encryption/);
+    }
+    assert.match(
+      problemAt(parseError(`${MINIMAL}  sslMode: verify\n`), 'database.sslMode'),
+      /"verify" is not one of disable, require, verify-ca, verify-full/,
+    );
+  });
+
+  it('reads the certificate files and keeps their paths', () => {
+    const reads: string[] = [];
+    const config = parse(
+      `${MINIMAL}  sslMode: verify-full\n  sslRootCert: /tls/ca.pem\n  sslCert: /tls/c.pem\n  sslKey: /tls/c.key\n`,
+      {},
+      (path) => {
+        reads.push(path);
+        return fakeFiles(path);
+      },
+    );
+    assert.deepEqual(reads, ['/tls/ca.pem', '/tls/c.pem', '/tls/c.key']);
+    assert.equal(config.database.sslRootCert, '/tls/ca.pem');
+  });
+
+  it('wants sslCert and sslKey together, and TLS for them', () => {
+    const err = parseError(`${MINIMAL}  sslCert: /tls/c.pem\n`, {}, fakeFiles);
+    assert.match(err.message, /- database\.sslCert: needs database\.sslKey as well/);
+    assert.match(err.message, /- database\.sslCert: needs TLS: set database\.sslMode/);
+    const keyOnly = parseError(`${MINIMAL}  sslMode: require\n  sslKey: /tls/c.key\n`, {}, fakeFiles);
+    assert.match(problemAt(keyOnly, 'database.sslKey'), /needs database\.sslCert as well/);
+  });
+
+  it('uses sslRootCert only with a mode that verifies', () => {
+    for (const mode of ['disable', 'require']) {
+      const err = parseError(`${MINIMAL}  sslMode: ${mode}\n  sslRootCert: /tls/ca.pem\n`, {}, fakeFiles);
+      assert.match(problemAt(err, 'database.sslRootCert'), /set database\.sslMode to verify-full/);
+    }
+  });
+
+  it('reports a missing or wrong file under its key, with the other problems', () => {
+    const err = parseError(
+      `${MINIMAL}  sslMode: verify-full\n  sslRootCert: /tls/missing.pem\n  sslCert: /tls/c.txt\n  sslKey: /tls/k.pem\n  port: 0\n`,
+      {},
+      (path) => {
+        if (path.includes('missing')) throw Object.assign(new Error('ENOENT'), { code: 'ENOENT' });
+        return fakeFiles(path);
+      },
+    );
+    assert.equal(
+      problemAt(err, 'database.sslRootCert'),
+      'cannot read "/tls/missing.pem" (ENOENT): check the path and its permissions',
+    );
+    assert.match(problemAt(err, 'database.sslCert'), /"\/tls\/c.txt" holds no PEM certificate/);
+    assert.match(problemAt(err, 'database.sslKey'), /"\/tls\/k.pem" holds no PEM private key/);
+    assert.match(problemAt(err, 'database.port'), /too small/);
+  });
+
+  it('takes PGSSLMODE, PGSSLROOTCERT, PGSSLCERT and PGSSLKEY when the file leaves them unset', () => {
+    const env = {
+      PGSSLMODE: 'verify-ca',
+      PGSSLROOTCERT: '/libpq/ca.pem',
+      PGSSLCERT: '/libpq/c.pem',
+      PGSSLKEY: '/libpq/c.key',
+    };
+    const db = parse(MINIMAL, env, fakeFiles).database;
+    assert.deepEqual(
+      [db.sslMode, db.sslRootCert, db.sslCert, db.sslKey],
+      ['verify-ca', '/libpq/ca.pem', '/libpq/c.pem', '/libpq/c.key'],
+    );
+    const fromFile = parse(`${MINIMAL}  sslMode: verify-full\n`, env, fakeFiles).database;
+    assert.equal(fromFile.sslMode, 'verify-full');
+    const fromOverride = parse(MINIMAL, { ...env, PGWALSTREAMS_DATABASE_SSLMODE: 'verify-full' }, fakeFiles);
+    assert.equal(fromOverride.database.sslMode, 'verify-full');
+  });
+
+  it('names PGSSLMODE when its value is refused', () => {
+    const err = parseError(MINIMAL, { PGSSLMODE: 'prefer' });
+    assert.match(problemAt(err, 'database.sslMode'), /fall back to no encryption.*\(from PGSSLMODE\)/);
+  });
+});
+
+describe('NATS TLS and authentication', () => {
+  it('reads the TLS files; an empty tls section is kept', () => {
+    const reads: string[] = [];
+    const config = parse(
+      `${MINIMAL}nats:\n  tls:\n    ca: /n/ca.pem\n    cert: /n/c.pem\n    key: /n/c.key\n`,
+      {},
+      (path) => {
+        reads.push(path);
+        return fakeFiles(path);
+      },
+    );
+    assert.deepEqual(config.nats.tls, { ca: '/n/ca.pem', cert: '/n/c.pem', key: '/n/c.key' });
+    assert.deepEqual(reads, ['/n/ca.pem', '/n/c.pem', '/n/c.key']);
+    assert.deepEqual(parse(`${MINIMAL}nats:\n  tls: {}\n`).nats.tls, {});
+  });
+
+  it('wants tls.cert and tls.key together, and no unknown tls keys', () => {
+    const err = parseError(`${MINIMAL}nats:\n  tls:\n    cert: /n/c.pem\n    verify: true\n`, {}, fakeFiles);
+    assert.match(problemAt(err, 'nats.tls.cert'), /needs nats\.tls\.key as well/);
+    assert.match(problemAt(err, 'nats.tls.verify'), /unknown key "verify"/);
+  });
+
+  it('reads passwordFile and tokenFile into password and token', () => {
+    const files = (path: string) => (path === '/pw' ? 'nats-pass\n' : 'nats-token\n');
+    const user = parse(`${MINIMAL}nats:\n  user: svc\n  passwordFile: /pw\n`, {}, files).nats;
+    assert.deepEqual([user.user, user.password, user.passwordFile], ['svc', 'nats-pass', '/pw']);
+    assert.equal(parse(`${MINIMAL}nats:\n  tokenFile: /tok\n`, {}, files).nats.token, 'nats-token');
+  });
+
+  it('wants a user with a password and a password with a user', () => {
+    assert.match(
+      problemAt(parseError(`${MINIMAL}nats:\n  user: svc\n`), 'nats.user'),
+      /needs nats\.password or nats\.passwordFile/,
+    );
+    assert.match(
+      problemAt(parseError(`${MINIMAL}nats:\n  password: pw\n`), 'nats.password'),
+      /needs nats\.user/,
+    );
+  });
+
+  it('accepts one authentication method at most', () => {
+    const err = parseError(
+      `${MINIMAL}nats:\n  user: svc\n  password: pass-word\n  token: to-ken\n  nkeySeedFile: /u.nk\n  credsFile: /u.creds\n`,
+      {},
+      fakeFiles,
+    );
+    for (const key of ['token', 'nkeySeedFile', 'credsFile']) {
+      assert.match(
+        problemAt(err, `nats.${key}`),
+        /cannot be used together with nats\.user: configure one way to authenticate/,
+      );
+    }
+    const both = parseError(`${MINIMAL}nats:\n  token: to-ken\n  tokenFile: /tok\n`);
+    assert.match(problemAt(both, 'nats.tokenFile'), /cannot be used together with nats\.token/);
+  });
+
+  it('checks what the nkey seed and creds files hold', () => {
+    const notASeed = () => 'not a seed\n';
+    const seed = parseError(`${MINIMAL}nats:\n  nkeySeedFile: /u.nk\n`, {}, notASeed);
+    assert.match(problemAt(seed, 'nats.nkeySeedFile'), /"\/u.nk" holds no user nkey seed/);
+    const creds = parseError(`${MINIMAL}nats:\n  credsFile: /u.creds\n`, {}, notASeed);
+    assert.match(problemAt(creds, 'nats.credsFile'), /"\/u.creds" is not a NATS credentials file/);
+  });
+});
+
+describe('NATS secrets', () => {
+  const secret = 'n4ts-S3cret-value';
+
+  function assertAbsent(text: string, ...values: string[]): void {
+    for (const value of values) assert.ok(!text.includes(value), `a secret leaked:\n${text}`);
+  }
+
+  it('never appear in errors, from the file, a variable or a secret file', () => {
+    const misplaced = `listener:\n  slotName: ${secret}\n  publication: "${SEED}${CREDS_SEED}"\n`;
+    const inFile = parseError(`${MINIMAL}${misplaced}nats:\n  user: u\n  password: ${secret}\n`);
+    assertAbsent(inFile.message, secret);
+    assert.match(problemAt(inFile, 'listener.slotName'), /^"\[redacted\]" is not a valid slot name/);
+    const fromEnv = parseError(`${MINIMAL}${misplaced}`, { PGWALSTREAMS_NATS_TOKEN: secret });
+    assertAbsent(fromEnv.message, secret);
+    const fromFiles = parseError(`${MINIMAL}${misplaced}nats:\n  tokenFile: /tok\n`, {}, (path) =>
+      path === '/tok' ? `${secret}\n` : fakeFiles(path),
+    );
+    assertAbsent(fromFiles.message, secret);
+    const seeds = parseError(`${MINIMAL}${misplaced}nats:\n  nkeySeedFile: /u.nk\n`, {}, fakeFiles);
+    assertAbsent(seeds.message, SEED);
+    const creds = parseError(`${MINIMAL}${misplaced}nats:\n  credsFile: /u.creds\n`, {}, fakeFiles);
+    assertAbsent(creds.message, CREDS_SEED);
+  });
+
+  it('are hidden by redactConfig: password, token and a token in an address', () => {
+    const withPassword = parse(`${MINIMAL}nats:\n  user: svc\n  password: ${secret}\n`);
+    assert.equal(redactConfig(withPassword).nats.password, '[redacted]');
+    assert.equal(redactConfig(withPassword).nats.user, 'svc');
+    const withToken = parse(`${MINIMAL}nats:\n  token: ${secret}\n  address: nats://${secret}@n1:4222\n`);
+    const redacted = redactConfig(withToken);
+    assertAbsent(JSON.stringify(redacted), secret);
+    assert.deepEqual(redacted.nats.address, ['nats://redacted@n1:4222']);
+    assert.equal(withToken.nats.token, secret);
   });
 });

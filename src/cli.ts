@@ -1,0 +1,128 @@
+/**
+ * The command line: argv → one {@link Command}, and the commands that do not run the service
+ * (help, version, `config check`, `config schema`). Running the service is main.ts's job.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { checkConfig } from './config/check.js';
+import { configJsonSchema } from './config/json-schema.js';
+
+/** The usage text printed by `--help` and after a usage error. */
+export const USAGE = `usage: pgwalstreams [run] [--config <file>]
+       pgwalstreams config check [<file>]
+       pgwalstreams config schema
+
+Streams committed changes from PostgreSQL (logical replication, pgoutput) to NATS JetStream.
+
+commands:
+  run                   run the service (the default when no command is given)
+  config check [<file>] load and validate a configuration file as the service does; print the
+                        effective configuration (secrets redacted) and exit 0, or every problem
+                        with its key path and exit 2
+  config schema         print the JSON Schema of the configuration file, for editors
+
+options:
+  -c, --config <file>   configuration file (default: config.yml, or $PGWALSTREAMS_CONFIG)
+  -v, --version         print the version
+  -h, --help            print this help`;
+
+/** What the command line asks for. */
+export type Command =
+  | { readonly kind: 'run'; readonly config: string }
+  | { readonly kind: 'config-check'; readonly config: string }
+  | { readonly kind: 'config-schema' }
+  | { readonly kind: 'help' }
+  | { readonly kind: 'version' }
+  | { readonly kind: 'usage-error'; readonly message: string };
+
+/** Where the commands write; `process` in production, buffers in tests. */
+export interface CliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * Parses the arguments (without `node` and the script). The configuration file defaults to
+ * `$PGWALSTREAMS_CONFIG`, then `config.yml`, for `run` and for `config check`.
+ */
+export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): Command {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      allowPositionals: true,
+      options: {
+        config: { type: 'string', short: 'c' },
+        version: { type: 'boolean', short: 'v' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    return { kind: 'usage-error', message: err instanceof Error ? err.message : String(err) };
+  }
+  const { values, positionals } = parsed;
+  if (values.help) return { kind: 'help' };
+  if (values.version) return { kind: 'version' };
+  const defaultConfig = values.config ?? env['PGWALSTREAMS_CONFIG'] ?? 'config.yml';
+  const [first, second, ...rest] = positionals;
+  const extra = (words: readonly string[]): Command => ({
+    kind: 'usage-error',
+    message: `unexpected argument ${JSON.stringify(words[0])}`,
+  });
+
+  if (first === undefined) return { kind: 'run', config: defaultConfig };
+  if (first === 'run') {
+    return second === undefined ? { kind: 'run', config: defaultConfig } : extra([second]);
+  }
+  if (first === 'config') {
+    if (second === 'check') {
+      const [file, ...more] = rest;
+      if (more.length > 0) return extra(more);
+      if (file !== undefined && values.config !== undefined) {
+        return { kind: 'usage-error', message: 'give the file either as an argument or with --config' };
+      }
+      return { kind: 'config-check', config: file ?? defaultConfig };
+    }
+    if (second === 'schema') return rest.length > 0 ? extra(rest) : { kind: 'config-schema' };
+    return {
+      kind: 'usage-error',
+      message:
+        second === undefined
+          ? 'config needs a subcommand: check or schema'
+          : `unknown config subcommand ${JSON.stringify(second)}: use check or schema`,
+    };
+  }
+  return { kind: 'usage-error', message: `unknown command ${JSON.stringify(first)}: use run or config` };
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/** Runs a command other than `run` and returns the exit status (0, or 2 for a usage or config error). */
+export async function runCommand(command: Exclude<Command, { kind: 'run' }>, io: CliIo): Promise<number> {
+  switch (command.kind) {
+    case 'help':
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    case 'version':
+      io.stdout.write(`${version()}\n`);
+      return 0;
+    case 'usage-error':
+      io.stderr.write(`pgwalstreams: ${command.message}\n${USAGE}\n`);
+      return 2;
+    case 'config-schema':
+      io.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+      return 0;
+    case 'config-check': {
+      const result = await checkConfig(command.config, io.env);
+      io.stdout.write(result.stdout);
+      if (result.stderr) io.stderr.write(`pgwalstreams: ${result.stderr}`);
+      return result.status;
+    }
+  }
+}
