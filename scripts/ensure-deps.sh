@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the tests need and is missing, and nothing else: PostgreSQL server binaries and
-# nats-server (Debian/Ubuntu packages, via apt-get), then node_modules (npm ci). Safe to run again:
-# when everything is there it changes nothing.
+# Installs what the tests need and is missing, and nothing else: PostgreSQL server binaries,
+# nats-server and openssl (the TLS tests make their certificates with it) as Debian/Ubuntu
+# packages via apt-get, then node_modules (npm ci). Safe to run again: when everything is there it
+# changes nothing.
 #
 # The tests start their own servers; they never use a system PostgreSQL or NATS service. Installing
 # the `postgresql` package normally creates and starts a cluster on port 5432, so when we are the
@@ -32,6 +33,7 @@ done
 missing=()
 have_postgres || missing+=(postgresql)
 have_nats || missing+=(nats-server)
+command -v openssl >/dev/null || missing+=(openssl)
 
 if ((${#missing[@]} > 0)); then
   if [[ $(id -u) -eq 0 ]]; then
@@ -60,6 +62,7 @@ if ((${#missing[@]} > 0)); then
   "${as_root[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
   have_postgres || { echo "error: postgresql installed, but no initdb found" >&2; exit 1; }
   have_nats || { echo "error: nats-server installed, but not found" >&2; exit 1; }
+  command -v openssl >/dev/null || { echo "error: openssl installed, but not found" >&2; exit 1; }
 fi
 
 # npm writes node_modules/.package-lock.json on every install; older than the lock file means stale.

@@ -5,14 +5,14 @@
  * Exit codes: 0 after a clean stop (SIGTERM, SIGINT), 1 on a fatal error at run time,
  * 2 on a usage or configuration error.
  */
-import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { NatsConnection } from '@nats-io/transport-node';
 import { parseCommand, runCommand } from './cli.js';
 import { loadConfig } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './ops/log.js';
 import { Pipeline, type PipelineSettings } from './pipeline.js';
-import { natsConnectError, natsConnectOptions } from './sink/nats-options.js';
+import { natsConnectOptions, openNatsConnection } from './sink/nats-options.js';
 import { pgSslOptions } from './source/pg-tls.js';
 
 /** Maps the configuration onto what the pipeline needs. */
@@ -48,15 +48,15 @@ export function pipelineSettings(config: Config): PipelineSettings {
 }
 
 async function connectNats(config: Config, log: Logger): Promise<NatsConnection> {
-  const nc = await connect({
-    ...natsConnectOptions(config.nats),
-    name: 'pgwalstreams',
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 1000,
-    waitOnFirstConnect: true,
-  }).catch((cause: unknown) => {
-    throw natsConnectError(config.nats, cause);
-  });
+  const nc = await openNatsConnection(
+    {
+      ...natsConnectOptions(config.nats),
+      name: 'pgwalstreams',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+    },
+    config.nats,
+  );
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect') log.warn({ server: s.server }, 'nats disconnected');

@@ -1,8 +1,15 @@
 /**
- * The `nats` section as `@nats-io/transport-node` `connect()` options: servers, TLS and
- * authentication. Connection behaviour (name, reconnects) is left to the caller.
+ * The `nats` section as `@nats-io/transport-node` `connect()` options (servers, TLS and
+ * authentication), and the first connection with errors that say what to check. Connection
+ * behaviour (name, reconnects) is left to the caller.
  */
-import { credsAuthenticator, nkeyAuthenticator, type NodeConnectionOptions } from '@nats-io/transport-node';
+import {
+  connect,
+  credsAuthenticator,
+  nkeyAuthenticator,
+  type NatsConnection,
+  type NodeConnectionOptions,
+} from '@nats-io/transport-node';
 import { readFileSync } from 'node:fs';
 import { readKeyFile } from '../config/files.js';
 import type { Config } from '../config/schema.js';
@@ -74,6 +81,9 @@ function causeMessages(err: unknown): string {
   return parts.join(': ') || String(err);
 }
 
+/** What nats-server says when it refuses credentials (`Authorization Violation`, `… authentication …`). */
+const AUTH_FAILURE = /authorization violation|authentication/i;
+
 /** `host:port` of a server address, without the user name, password or token it may carry. */
 function serverOf(url: string): string {
   try {
@@ -91,11 +101,35 @@ export function natsConnectError(nats: Pick<Config['nats'], 'address'>, cause: u
   const where = nats.address.map(serverOf).join(',');
   const detail = causeMessages(cause);
   let hint = '';
-  if (/authorization violation|authentication/i.test(detail)) {
+  if (AUTH_FAILURE.test(detail)) {
     hint =
       ': the server refused the credentials: check nats.user and nats.password (or nats.token, nats.nkeySeedFile, nats.credsFile)';
   } else if (isCertificateError(cause)) {
     hint = ": the server's certificate is not trusted: check nats.tls.ca and the address's host name";
   }
   return new NatsConnectError(`cannot connect to nats at ${where}${hint} (${detail})`, { cause });
+}
+
+/** True for a failure that waiting for the server cannot fix: refused credentials, an untrusted certificate. */
+function isFatalConnectError(err: unknown): boolean {
+  return isCertificateError(err) || AUTH_FAILURE.test(causeMessages(err));
+}
+
+/**
+ * Connects to NATS; while no server answers, waits for one as `options.waitOnFirstConnect`
+ * would. A first attempt does not wait, so that refused credentials or an untrusted certificate
+ * stop the start at once with a {@link NatsConnectError} instead of being retried silently.
+ */
+export async function openNatsConnection(
+  options: NodeConnectionOptions,
+  nats: Pick<Config['nats'], 'address'>,
+): Promise<NatsConnection> {
+  try {
+    return await connect({ ...options, waitOnFirstConnect: false });
+  } catch (cause) {
+    if (isFatalConnectError(cause)) throw natsConnectError(nats, cause);
+  }
+  return connect({ ...options, waitOnFirstConnect: true }).catch((cause: unknown) => {
+    throw natsConnectError(nats, cause);
+  });
 }

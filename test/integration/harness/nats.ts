@@ -11,7 +11,7 @@ import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { connect } from '@nats-io/transport-node';
+import { connect, type NodeConnectionOptions } from '@nats-io/transport-node';
 import { onProcessExit } from './exit-hook.js';
 import { logTail } from './log-tail.js';
 import { freePort, waitFor } from './wait.js';
@@ -24,6 +24,11 @@ export interface NatsOptions {
   args?: string[];
   /** How long to wait for JetStream to answer after a start; default 10 000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Client options for the readiness check, for a server that `args` configure with TLS or
+   * authentication (`tls`, `user`, `pass`, …); the servers, timeouts and reconnects are the harness's.
+   */
+  connectOptions?: NodeConnectionOptions;
 }
 
 /** A running (or stopped) nats-server and the means to crash, restart and remove it. */
@@ -139,7 +144,7 @@ class Broker implements NatsServer {
       child.once('exit', (code, signal) => onGone(`exited (${signal ?? `code ${code}`})`));
     });
     try {
-      await waitFor(() => jetStreamAnswers(this.url), {
+      await waitFor(() => jetStreamAnswers(this.url, this.options.connectOptions), {
         what: `JetStream on ${this.url}`,
         timeoutMs: this.options.startTimeoutMs ?? 10_000,
         intervalMs: 25,
@@ -190,10 +195,10 @@ class Broker implements NatsServer {
  * True once the server accepts a client and JetStream answers `$JS.API.INFO` for the default
  * account; undefined while it does not yet (connection refused, no responders).
  */
-async function jetStreamAnswers(url: string): Promise<true | undefined> {
+async function jetStreamAnswers(url: string, options: NodeConnectionOptions = {}): Promise<true | undefined> {
   let nc;
   try {
-    nc = await connect({ servers: url, reconnect: false, timeout: 1000 });
+    nc = await connect({ ...options, servers: url, reconnect: false, timeout: 1000 });
     const reply = await nc.request('$JS.API.INFO', undefined, { timeout: 1000 });
     const info = reply.json<{ error?: unknown }>();
     return info.error === undefined ? true : undefined;

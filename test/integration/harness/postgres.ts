@@ -13,6 +13,10 @@
  *
  * PostgreSQL refuses to run as root, so when the tests run as root the server binaries run as the
  * `postgres` OS user (created by the Debian package) and the temp dir belongs to that user.
+ *
+ * For TLS tests, `files` puts certificates and keys into the data dir (owned by the server's OS
+ * user, mode 0600, as PostgreSQL wants its key), `hba` replaces pg_hba.conf, and `clientSsl` is
+ * what the harness's own connections (`query`) use.
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -20,6 +24,7 @@ import { chown, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import { onProcessExit } from './exit-hook.js';
 import { logTail } from './log-tail.js';
@@ -35,6 +40,15 @@ export interface PostgresOptions {
   settings?: Record<string, string | number | boolean>;
   /** How long `pg_ctl` may wait for the server to accept connections; default 30 000 ms. */
   startTimeoutMs?: number;
+  /**
+   * Files to write into the data dir before the first start, by name (`server.key` → PEM text);
+   * settings name them by that relative path (`ssl_key_file: 'server.key'`).
+   */
+  files?: Record<string, string>;
+  /** The lines of pg_hba.conf, replacing the `trust` rules initdb writes. */
+  hba?: string[];
+  /** TLS for the harness's own connections (`query`, `createDatabase`); default none. */
+  clientSsl?: ConnectionOptions;
 }
 
 /** A running (or stopped) test cluster and the means to crash, restart and remove it. */
@@ -152,6 +166,14 @@ class Cluster implements PostgresServer {
       '--no-sync',
     ]);
     this.baseConfig = await readFile(join(this.dataDir, 'postgresql.conf'), 'utf8');
+    const files = { ...this.options.files };
+    if (this.options.hba) files['pg_hba.conf'] = `${this.options.hba.join('\n')}\n`;
+    const owner = this.asPostgresUser ? postgresOsUser() : undefined;
+    for (const [name, text] of Object.entries(files)) {
+      const path = join(this.dataDir, name);
+      await writeFile(path, text, { mode: 0o600 });
+      if (owner) await chown(path, owner.uid, owner.gid);
+    }
   }
 
   /** First start: a port taken by someone else between `freePort()` and the bind is retried with another. */
@@ -245,7 +267,10 @@ class Cluster implements PostgresServer {
     params: unknown[] = [],
     database: string = DATABASE,
   ): Promise<R[]> {
-    const client = new pg.Client({ connectionString: this.connectionStringFor(database) });
+    const client = new pg.Client({
+      connectionString: this.connectionStringFor(database),
+      ssl: this.options.clientSsl ?? false,
+    });
     // A server killed under an open connection makes the client emit 'error'; the query rejects anyway.
     client.on('error', () => undefined);
     await client.connect();

@@ -82,7 +82,13 @@ export function serviceConfig(
 /** Starts the service and waits until it replicates. */
 export async function startService(config: Record<string, unknown>): Promise<ServiceProcess> {
   const service = ServiceProcess.start(config);
-  await service.waitForLog('replication started');
+  try {
+    await service.waitForLog('replication started');
+  } catch (error) {
+    // A service that never started must not outlive the test (its pipes keep the runner alive).
+    await service.dispose();
+    throw error;
+  }
   return service;
 }
 
