@@ -8,11 +8,13 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { loadConfig } from './config/load.js';
+import { loadConfigText } from './config/load.js';
+import { ConfigReloader } from './config/reload.js';
 import type { Config } from './config/schema.js';
 import { ConfigError } from './errors.js';
 import { createLogger, type Logger } from './ops/log.js';
 import { Pipeline, type PipelineSettings } from './pipeline.js';
+import type { RouteSettings } from './route/router.js';
 
 const USAGE = `usage: pgwalstreams [--config <file>]
 
@@ -28,6 +30,16 @@ function version(): string {
     version: string;
   };
   return pkg.version;
+}
+
+/** The filter and routing settings of a configuration (what a reload applies). */
+export function routeSettings(config: Config): RouteSettings {
+  return {
+    topicPrefix: config.nats.topicPrefix,
+    tables: config.database.filter.tables,
+    messages: config.database.filter.messages,
+    transactionEvents: config.nats.transactionEvents,
+  };
 }
 
 /** Maps the configuration onto what the pipeline needs. */
@@ -51,12 +63,7 @@ export function pipelineSettings(config: Config): PipelineSettings {
       duplicateWindowMs: nats.stream.duplicateWindow,
       replicas: nats.stream.replicas,
     },
-    routes: {
-      topicPrefix: nats.topicPrefix,
-      tables: database.filter.tables,
-      messages: database.filter.messages,
-    },
-    transactionEvents: nats.transactionEvents,
+    routes: routeSettings(config),
     shutdownTimeoutMs: listener.shutdownTimeout,
   };
 }
@@ -81,8 +88,9 @@ async function connectNats(config: Config, log: Logger): Promise<NatsConnection>
 
 async function run(configPath: string): Promise<number> {
   let config: Config;
+  let configText: string;
   try {
-    config = await loadConfig(configPath);
+    ({ config, text: configText } = await loadConfigText(configPath));
   } catch (err) {
     process.stderr.write(`pgwalstreams: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
@@ -102,11 +110,27 @@ async function run(configPath: string): Promise<number> {
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+  let reloader: ConfigReloader | undefined;
+  process.on('SIGHUP', () => {
+    log.info('sighup: reading the configuration file');
+    void reloader?.check();
+  });
 
   let nc: NatsConnection | undefined;
   try {
     nc = await connectNats(config, log);
     const pipeline = new Pipeline(pipelineSettings(config), nc, log);
+    reloader = new ConfigReloader(
+      configPath,
+      config,
+      configText,
+      (reloadable, next) => {
+        pipeline.setRoutes(routeSettings(next));
+        log.level = reloadable.logLevel;
+      },
+      log,
+    );
+    log.info({ path: configPath, hash: reloader.hash }, 'watching the configuration file');
     await pipeline.run(controller.signal);
     log.info('stopped');
     return 0;
@@ -114,6 +138,7 @@ async function run(configPath: string): Promise<number> {
     log.fatal({ err }, err instanceof Error ? err.message : 'fatal error');
     return err instanceof ConfigError ? 2 : 1;
   } finally {
+    reloader?.close();
     await nc?.drain().catch(() => {});
     log.flush();
   }

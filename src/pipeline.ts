@@ -50,9 +50,8 @@ export interface PipelineSettings {
   ackTimeoutMs: number;
   /** Stream to create when missing; absent: streams are managed outside. */
   stream?: StreamSettings | undefined;
+  /** Filter and routing; replaced on a reload by `setRoutes`. */
   routes: RouteSettings;
-  /** Publish a commit marker with the transaction's size after each transaction with events. */
-  transactionEvents: boolean;
   /** How long a graceful stop waits for outstanding PubAcks. */
   shutdownTimeoutMs: number;
 }
@@ -354,10 +353,11 @@ export class Pipeline {
           }
           case 'commit': {
             const open = assembler.openTransaction;
-            if (settings.transactionEvents && open && publishedInTx > 0) {
+            const markerSubject = this.router.commitSubject;
+            if (markerSubject !== null && open && publishedInTx > 0) {
               const id = eventId(open.info.idPrefix, COMMIT_MARKER);
               const meta = { lsn: open.info.lsnText, xid: open.info.xid, position: null };
-              publish(this.router.commitSubject, id, encodeCommitMarker(id, open, publishedInTx), meta);
+              publish(markerSubject, id, encodeCommitMarker(id, open, publishedInTx), meta);
             }
             assembler.apply(msg);
             checkpoint.commit(msg.endLsn);

@@ -22,6 +22,8 @@ export interface RouteSettings {
   tables?: TableFilter | undefined;
   /** Message prefixes to publish; absent: every message. */
   messages?: readonly string[] | undefined;
+  /** Publish a commit marker after each transaction with events. */
+  transactionEvents?: boolean | undefined;
 }
 
 const ACTIONS: readonly Action[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'];
@@ -33,8 +35,8 @@ export class Router {
   private readonly tables: Map<string, Set<string>> | null;
   private readonly messages: Set<string> | null;
   private readonly messageSubjects = new Map<string, string>();
-  /** Subject of commit markers. */
-  readonly commitSubject: string;
+  /** Subject of commit markers; `null` when they are not published. */
+  readonly commitSubject: string | null;
 
   constructor(private readonly settings: RouteSettings) {
     const entries = Object.entries(settings.tables ?? {});
@@ -43,7 +45,7 @@ export class Router {
         ? null
         : new Map(entries.map(([key, actions]) => [key, new Set(actions.map((a) => a.toLowerCase()))]));
     this.messages = settings.messages ? new Set(settings.messages) : null;
-    this.commitSubject = `${settings.topicPrefix}.transaction.commit`;
+    this.commitSubject = settings.transactionEvents ? `${settings.topicPrefix}.transaction.commit` : null;
   }
 
   /** The subject for a change or message, or `null` when the filter leaves it out. */

@@ -628,16 +628,24 @@ describe('reload', () => {
     `${MINIMAL}  filter:\n    tables:\n      users: [insert]\nnats:\n  stream:\n    name: db\n`,
   );
 
-  it('splitReloadable puts database.filter apart from the rest', () => {
+  it('splitReloadable puts the filter, routing and log level apart from the rest', () => {
     const { reloadable, static: fixed } = splitReloadable(base);
-    assert.deepEqual(reloadable, { filter: { tables: { users: ['insert'] } } });
+    assert.deepEqual(reloadable, {
+      filter: { tables: { users: ['insert'] } },
+      topicPrefix: 'db',
+      transactionEvents: false,
+      logLevel: 'info',
+    });
     assert.ok(!('filter' in fixed.database));
-    assert.equal(fixed.nats.topicPrefix, 'db');
+    assert.ok(!('topicPrefix' in fixed.nats));
+    assert.ok(!('level' in fixed.logger));
+    assert.equal(fixed.database.port, 5432);
   });
 
-  it('describeStaticChanges ignores filter changes', () => {
+  it('describeStaticChanges ignores filter, routing and log level changes', () => {
     const next = parse(
-      `${MINIMAL}  filter:\n    tables:\n      orders: [delete]\nnats:\n  stream:\n    name: db\n`,
+      `${MINIMAL}  filter:\n    tables:\n      orders: [delete]\nnats:\n  transactionEvents: true\n  stream:\n    name: db\n    subjects: ['db.>']\n` +
+        `logger:\n  level: debug\n`,
     );
     assert.deepEqual(describeStaticChanges(base, next), []);
   });
@@ -646,10 +654,10 @@ describe('reload', () => {
     const next = parse(
       `${MINIMAL}  port: 6543\nnats:\n  topicPrefix: cdc\n  address: nats://a:1,nats://b:2\n  stream:\n    name: db\n    replicas: 3\n`,
     );
+    // topicPrefix itself reloads, but the stream subjects derived from it are static.
     assert.deepEqual(describeStaticChanges(base, next), [
       'database.port',
       'nats.address',
-      'nats.topicPrefix',
       'nats.stream.subjects',
       'nats.stream.replicas',
     ]);
