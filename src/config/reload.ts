@@ -8,6 +8,7 @@
  */
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../ops/log.js';
+import type { Metrics } from '../ops/metrics.js';
 import { describeStaticChanges, parseConfig, splitReloadable, type ReloadableConfig } from './load.js';
 import type { Config } from './schema.js';
 import { ConfigWatcher, configHash } from './watch.js';
@@ -30,9 +31,11 @@ export class ConfigReloader {
     text: string,
     private readonly apply: ApplyReloadable,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
     options: { debounceMs?: number; pollMs?: number } = {},
   ) {
     this.activeHash = configHash(text);
+    metrics.configInForce(this.activeHash);
     this.watcher = new ConfigWatcher(path, this.activeHash, {
       ...options,
       changed: ({ text: next, hash }) => this.reload(next, hash),
@@ -69,6 +72,7 @@ export class ConfigReloader {
         },
         'configuration change refused: the last good configuration stays in force',
       );
+      this.metrics.configReloads.labels('refused').inc();
       return;
     }
     const restart = describeStaticChanges(this.running, next);
@@ -81,6 +85,8 @@ export class ConfigReloader {
     const { reloadable } = splitReloadable(next);
     this.apply(reloadable, next);
     this.activeHash = hash;
+    this.metrics.configReloads.labels('applied').inc();
+    this.metrics.configInForce(hash);
     this.log.info(
       {
         hash,

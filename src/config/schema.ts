@@ -44,8 +44,32 @@ export function parseDuration(value: unknown): number | undefined {
   return Math.round(total);
 }
 
-/** A positive duration, written as text (`10s`) or milliseconds; parsed to milliseconds. */
-function duration() {
+const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?$/i;
+const SIZE_UNIT: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+
+/** A size in bytes, written as a number of bytes or with a unit (`512MB`, `1GB`; powers of 1024). */
+function byteSize() {
+  return z.unknown().transform((value, ctx): number => {
+    const m =
+      typeof value === 'number'
+        ? [String(value), String(value), 'B']
+        : typeof value === 'string'
+          ? SIZE.exec(value.trim())
+          : null;
+    const bytes = m ? Math.round(Number(m[1]) * SIZE_UNIT[(m[2] ?? 'B').toUpperCase()]!) : NaN;
+    if (!Number.isFinite(bytes) || bytes <= 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(value)} is not a size: write it like 512MB or 1GB, or a number of bytes`,
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+}
+
+/** A positive duration (or 0 where allowed), written as text (`10s`) or milliseconds; parsed to milliseconds. */
+function duration(options: { allowZero?: boolean } = {}) {
   return z.unknown().transform((value, ctx): number => {
     const ms = parseDuration(value);
     if (ms === undefined) {
@@ -58,7 +82,8 @@ function duration() {
       });
       return z.NEVER;
     }
-    if (ms <= 0 || ms > MAX_TIMER_MS) {
+    const zeroAllowed = ms === 0 && options.allowZero === true;
+    if (!zeroAllowed && (ms <= 0 || ms > MAX_TIMER_MS)) {
       ctx.addIssue({
         code: 'custom',
         message: `${JSON.stringify(value)} is out of range: use a duration from 1ms to 24d (${MAX_TIMER_MS}ms)`,
@@ -260,6 +285,12 @@ export const configSchema = z.strictObject({
       /** Port of /healthz, /readyz and /metrics; 0 turns the server off. */
       serverPort: wholeNumber(0, 65535, ' (0 turns the server off)').default(8080),
       shutdownTimeout: duration().prefault('30s'),
+      /** How often the slot's lag and retained WAL are read from the server. */
+      slotCheckInterval: duration().prefault('10s'),
+      /** Warn when the slot holds more WAL than this on the server. */
+      retainedWalWarning: byteSize().prefault('1GB'),
+      /** Write a heartbeat (pg_logical_emit_message) this often so an idle slot advances; 0: off. */
+      heartbeatInterval: duration({ allowZero: true }).prefault(0),
     })
     .prefault({}),
   // An absent section still reaches the inner schema, so each missing required key is reported.

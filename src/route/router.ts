@@ -13,6 +13,9 @@
 import type { Action, Change, Relation } from '../event/transaction.js';
 import { changeSubject, escapeToken } from './subject.js';
 
+/** Prefix of the heartbeat messages pgwalstreams writes itself; never published. */
+export const HEARTBEAT_PREFIX = 'pgwalstreams.heartbeat';
+
 /** Table key (`users` or `public.users`) → actions in lower case (`insert`, `update`, ...). */
 export type TableFilter = Readonly<Record<string, readonly string[]>>;
 
@@ -57,7 +60,7 @@ export class Router {
 
   /** The subject for a logical message with this prefix, or `null` when filtered out. */
   routeMessage(prefix: string): string | null {
-    if (this.messages && !this.messages.has(prefix)) return null;
+    if (prefix === HEARTBEAT_PREFIX || (this.messages && !this.messages.has(prefix))) return null;
     let subject = this.messageSubjects.get(prefix);
     if (subject === undefined) {
       subject = `${this.settings.topicPrefix}.message.${escapeToken(prefix)}`;

@@ -32,8 +32,8 @@ export const Header = {
 
 /** Callbacks from the sink to the pipeline. */
 export interface SinkListener {
-  /** JetStream stored event `seq` (or already had it: `duplicate`). */
-  acked(seq: number, duplicate: boolean): void;
+  /** JetStream stored event `seq` (or already had it: `duplicate`), `latencyMs` after its publish. */
+  acked(seq: number, duplicate: boolean, latencyMs: number): void;
   /** An event could not be stored. Called at most once; the sink is unusable afterwards. */
   failed(err: PublishError): void;
 }
@@ -186,7 +186,7 @@ export class JetStreamSink {
       return;
     }
     this.pending.delete(seq);
-    this.listener.acked(seq, body.duplicate === true);
+    this.listener.acked(seq, body.duplicate === true, Date.now() - p.sentAt);
   }
 
   private checkTimeouts(): void {
