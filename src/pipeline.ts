@@ -237,9 +237,9 @@ export class Pipeline {
       };
 
       const countPublished = (change: Change) => {
-        if (change.kind === 'row')
-          metrics.eventPublished(change.relation.schema, change.relation.table, change.action);
-        else metrics.messagesPublished.inc();
+        if (change.kind === 'row') {
+          metrics.rowPublished(change.relation, change.relation.schema, change.relation.table, change.action);
+        } else metrics.messageCount++;
       };
 
       const statusTimer = setInterval(() => {
@@ -390,18 +390,18 @@ export class Pipeline {
               const id = eventId(open.info.idPrefix, COMMIT_MARKER);
               const meta = { lsn: open.info.lsnText, xid: open.info.xid, position: null };
               publish(markerSubject, id, encodeCommitMarker(id, open, publishedInTx), meta);
-              metrics.messagesPublished.inc();
+              metrics.messageCount++;
             }
             assembler.apply(msg);
             checkpoint.commit(msg.endLsn, open?.info.commitTimeMs);
-            metrics.transactions.inc();
+            metrics.transactionCount++;
             return;
           }
         }
         for (const change of assembler.apply(msg)) {
           const subject = this.router.routeChange(change);
           if (subject === null) {
-            metrics.filtered.inc();
+            metrics.filteredCount++;
             continue;
           }
           publishChange(change, subject);

@@ -1,7 +1,7 @@
 /**
  * Prometheus metrics (prom-client). Every name is a constant below and documented in the README.
- * Counters for events are kept per (schema, table, action) with cached children, so counting an
- * event costs a property lookup and an addition.
+ * The per-event counters are plain numbers on the hot path (one map lookup by relation and an
+ * addition) and are handed to prom-client when `/metrics` is read.
  */
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
@@ -32,16 +32,25 @@ export const MetricName = {
   configInfo: 'pgwalstreams_config_info',
 } as const;
 
+/** The row actions, as events name them. */
+export type RowAction = 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE';
+const ACTION_INDEX: Record<RowAction, number> = { INSERT: 0, UPDATE: 1, DELETE: 2, TRUNCATE: 3 };
+const ACTION_LABELS = ['insert', 'update', 'delete', 'truncate'];
+
 const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 
 /** The process's metrics. */
 export class Metrics {
   readonly registry = new Registry();
   private readonly published: Counter<'schema' | 'table' | 'action'>;
-  private readonly publishedChildren = new Map<string, { inc(n?: number): void }>();
-  readonly filtered: Counter;
-  readonly messagesPublished: Counter;
-  readonly transactions: Counter;
+  /** Row events counted since the last scrape, by relation (any object standing for a table). */
+  private readonly rowCounts = new Map<object, { schema: string; table: string; counts: number[] }>();
+  /** Changes and messages left out by the filter, counted on the hot path. */
+  filteredCount = 0;
+  /** Logical messages and commit markers published, counted on the hot path. */
+  messageCount = 0;
+  /** Transactions received, counted on the hot path. */
+  transactionCount = 0;
   readonly publishErrors: Counter;
   readonly sessionRetries: Counter<'reason'>;
   readonly pubAckLatency: Histogram;
@@ -69,14 +78,33 @@ export class Metrics {
     const gauge = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
       new Gauge<L>({ name, help, labelNames, registers });
     const M = MetricName;
-    this.published = counter(M.eventsPublished, 'Row events published (acknowledged or not yet).', [
-      'schema',
-      'table',
-      'action',
-    ]);
-    this.filtered = counter(M.eventsFiltered, 'Changes and messages left out by the filter.');
-    this.messagesPublished = counter(M.messagesPublished, 'Logical messages and commit markers published.');
-    this.transactions = counter(M.transactions, 'Transactions received and committed.');
+    // Counters fed from plain numbers when scraped (arrow functions: `this` is the Metrics).
+    this.published = new Counter({
+      name: M.eventsPublished,
+      help: 'Row events published (acknowledged or not yet).',
+      labelNames: ['schema', 'table', 'action'],
+      registers,
+      collect: () => {
+        for (const { schema, table, counts } of this.rowCounts.values()) {
+          counts.forEach((n, i) => n > 0 && this.published.labels(schema, table, ACTION_LABELS[i]!).inc(n));
+        }
+        this.rowCounts.clear();
+      },
+    });
+    const total = (name: string, help: string, read: () => number) => {
+      const c: Counter = new Counter({
+        name,
+        help,
+        registers,
+        collect: () => {
+          c.reset();
+          c.inc(read());
+        },
+      });
+    };
+    total(M.eventsFiltered, 'Changes and messages left out by the filter.', () => this.filteredCount);
+    total(M.messagesPublished, 'Logical messages and commit markers published.', () => this.messageCount);
+    total(M.transactions, 'Transactions received and committed.', () => this.transactionCount);
     this.publishErrors = counter(
       M.publishErrors,
       'Publishes JetStream did not acknowledge (the session is retried).',
@@ -131,15 +159,14 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry });
   }
 
-  /** Counts one published row event. */
-  eventPublished(schema: string, table: string, action: string): void {
-    const key = `${schema}\u0000${table}\u0000${action}`;
-    let child = this.publishedChildren.get(key);
-    if (!child) {
-      child = this.published.labels(schema, table, action.toLowerCase());
-      this.publishedChildren.set(key, child);
+  /** Counts one published row event; `relation` is any object that stands for the table. */
+  rowPublished(relation: object, schema: string, table: string, action: RowAction): void {
+    let entry = this.rowCounts.get(relation);
+    if (!entry) {
+      entry = { schema, table, counts: [0, 0, 0, 0] };
+      this.rowCounts.set(relation, entry);
     }
-    child.inc();
+    entry.counts[ACTION_INDEX[action]]!++;
   }
 
   /** Records the configuration hash in force. */
