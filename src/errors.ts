@@ -58,10 +58,13 @@ export class DecodeError extends PgwalstreamsError {
 /** PostgreSQL refused or lost the replication stream. Retryable unless the setup itself is wrong. */
 export class ReplicationError extends PgwalstreamsError {
   readonly retryable: boolean;
+  /** True when another connection holds the slot: this instance is a standby. */
+  readonly slotBusy: boolean;
 
-  constructor(message: string, options?: ErrorOptions & { retryable?: boolean }) {
+  constructor(message: string, options?: ErrorOptions & { retryable?: boolean; slotBusy?: boolean }) {
     super(message, options);
     this.retryable = options?.retryable ?? true;
+    this.slotBusy = options?.slotBusy ?? false;
   }
 }
 

@@ -7,13 +7,29 @@
  */
 import type { NatsConnection } from '@nats-io/transport-node';
 import { parseCommand, runCommand } from './cli.js';
-import { loadConfig } from './config/load.js';
+import { loadConfigText } from './config/load.js';
+import { ConfigReloader } from './config/reload.js';
 import type { Config } from './config/schema.js';
 import { ConfigError } from './errors.js';
+import type { Server } from 'node:http';
+import { startHttpServer } from './ops/http.js';
 import { createLogger, type Logger } from './ops/log.js';
+import { Metrics } from './ops/metrics.js';
+import { SlotMonitor } from './source/slot-monitor.js';
 import { Pipeline, type PipelineSettings } from './pipeline.js';
+import type { RouteSettings } from './route/router.js';
 import { natsConnectOptions, openNatsConnection } from './sink/nats-options.js';
 import { pgSslOptions } from './source/pg-tls.js';
+
+/** The filter and routing settings of a configuration (what a reload applies). */
+export function routeSettings(config: Config): RouteSettings {
+  return {
+    topicPrefix: config.nats.topicPrefix,
+    tables: config.database.filter.tables,
+    messages: config.database.filter.messages,
+    transactionEvents: config.nats.transactionEvents,
+  };
+}
 
 /** Maps the configuration onto what the pipeline needs. */
 export function pipelineSettings(config: Config): PipelineSettings {
@@ -37,17 +53,15 @@ export function pipelineSettings(config: Config): PipelineSettings {
       duplicateWindowMs: nats.stream.duplicateWindow,
       replicas: nats.stream.replicas,
     },
-    routes: {
-      topicPrefix: nats.topicPrefix,
-      tables: database.filter.tables,
-      messages: database.filter.messages,
-    },
-    transactionEvents: nats.transactionEvents,
+    routes: routeSettings(config),
     shutdownTimeoutMs: listener.shutdownTimeout,
   };
 }
 
-async function connectNats(config: Config, log: Logger): Promise<NatsConnection> {
+/** Whether the NATS connection is up right now (kept by `connectNats`). */
+const natsLink = { up: false };
+
+async function connectNats(config: Config, log: Logger, metrics: Metrics): Promise<NatsConnection> {
   const nc = await openNatsConnection(
     {
       ...natsConnectOptions(config.nats),
@@ -57,10 +71,20 @@ async function connectNats(config: Config, log: Logger): Promise<NatsConnection>
     },
     config.nats,
   );
+  const link = (up: boolean) => {
+    natsLink.up = up;
+    metrics.natsConnected.set(up ? 1 : 0);
+  };
+  link(true);
   void (async () => {
     for await (const s of nc.status()) {
-      if (s.type === 'disconnect') log.warn({ server: s.server }, 'nats disconnected');
-      else if (s.type === 'reconnect') log.info({ server: s.server }, 'nats reconnected');
+      if (s.type === 'disconnect') {
+        link(false);
+        log.warn({ server: s.server }, 'nats disconnected');
+      } else if (s.type === 'reconnect') {
+        link(true);
+        log.info({ server: s.server }, 'nats reconnected');
+      }
     }
   })();
   log.info({ server: nc.getServer() }, 'nats connected');
@@ -69,8 +93,9 @@ async function connectNats(config: Config, log: Logger): Promise<NatsConnection>
 
 async function run(configPath: string): Promise<number> {
   let config: Config;
+  let configText: string;
   try {
-    config = await loadConfig(configPath);
+    ({ config, text: configText } = await loadConfigText(configPath));
   } catch (err) {
     process.stderr.write(`pgwalstreams: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
@@ -90,11 +115,49 @@ async function run(configPath: string): Promise<number> {
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+  let reloader: ConfigReloader | undefined;
+  process.on('SIGHUP', () => {
+    log.info('sighup: reading the configuration file');
+    void reloader?.check();
+  });
 
+  const metrics = new Metrics();
   let nc: NatsConnection | undefined;
+  let pipeline: Pipeline | undefined;
+  let http: Server | undefined;
+  let monitor: SlotMonitor | undefined;
   try {
-    nc = await connectNats(config, log);
-    const pipeline = new Pipeline(pipelineSettings(config), nc, log);
+    if (config.listener.serverPort > 0) {
+      http = await startHttpServer(config.listener.serverPort, metrics, () => readiness(pipeline));
+      log.info({ port: config.listener.serverPort }, 'http server listening: /healthz /readyz /metrics');
+    }
+    const settings = pipelineSettings(config);
+    monitor = new SlotMonitor(
+      settings.pg,
+      {
+        slot: config.listener.slotName,
+        intervalMs: config.listener.slotCheckInterval,
+        warnRetainedBytes: config.listener.retainedWalWarning,
+        heartbeatMs: config.listener.heartbeatInterval,
+      },
+      metrics,
+      log,
+    );
+    nc = await connectNats(config, log, metrics);
+    pipeline = new Pipeline(settings, nc, log, metrics);
+    const running = pipeline;
+    reloader = new ConfigReloader(
+      configPath,
+      config,
+      configText,
+      (reloadable, next) => {
+        running.setRoutes(routeSettings(next));
+        log.level = reloadable.logLevel;
+      },
+      log,
+      metrics,
+    );
+    log.info({ path: configPath, hash: reloader.hash }, 'watching the configuration file');
     await pipeline.run(controller.signal);
     log.info('stopped');
     return 0;
@@ -102,9 +165,23 @@ async function run(configPath: string): Promise<number> {
     log.fatal({ err }, err instanceof Error ? err.message : 'fatal error');
     return err instanceof ConfigError ? 2 : 1;
   } finally {
+    reloader?.close();
+    await monitor?.close();
     await nc?.drain().catch(() => {});
+    http?.close();
     log.flush();
   }
+}
+
+/** Ready when replicating and connected to NATS; the reason says what is missing. */
+function readiness(pipeline: Pipeline | undefined): { ready: boolean; reason: string } {
+  if (!pipeline) return { ready: false, reason: 'starting' };
+  if (!natsLink.up) return { ready: false, reason: 'nats disconnected' };
+  if (pipeline.state === 'standby')
+    return { ready: false, reason: 'standby: another instance holds the slot' };
+  if (pipeline.state !== 'replicating')
+    return { ready: false, reason: `not replicating (${pipeline.state})` };
+  return { ready: true, reason: 'replicating' };
 }
 
 const command = parseCommand(process.argv.slice(2), process.env);

@@ -26,11 +26,12 @@ import { eventId, systemNamespace } from './event/event-id.js';
 import { COMMIT_MARKER, TransactionAssembler, type Change, type Relation } from './event/transaction.js';
 import { missingTypes } from './event/values.js';
 import type { Logger } from './ops/log.js';
+import type { Metrics } from './ops/metrics.js';
 import { Router, type RouteSettings } from './route/router.js';
 import { JetStreamSink } from './sink/jetstream-sink.js';
 import { ensureStream, type StreamSettings } from './sink/stream-setup.js';
 import { parseFrame } from './source/frames.js';
-import { formatLsn, maxLsn, type Lsn } from './source/lsn.js';
+import { formatLsn, maxLsn } from './source/lsn.js';
 import { decodePgoutput } from './source/pgoutput/decoder.js';
 import {
   connectSql,
@@ -50,23 +51,10 @@ export interface PipelineSettings {
   ackTimeoutMs: number;
   /** Stream to create when missing; absent: streams are managed outside. */
   stream?: StreamSettings | undefined;
+  /** Filter and routing; replaced on a reload by `setRoutes`. */
   routes: RouteSettings;
-  /** Publish a commit marker with the transaction's size after each transaction with events. */
-  transactionEvents: boolean;
   /** How long a graceful stop waits for outstanding PubAcks. */
   shutdownTimeoutMs: number;
-}
-
-/** Counters for operators; they only grow. */
-export interface PipelineStats {
-  published: number;
-  acked: number;
-  duplicates: number;
-  filtered: number;
-  transactions: number;
-  sessions: number;
-  receivedLsn: Lsn;
-  flushedLsn: Lsn;
 }
 
 /** Types with lower OIDs are built in; the others are described by the catalog. */
@@ -79,6 +67,10 @@ function usesCatalogTypes(relation: Relation): boolean {
   return relation.columns.some((c) => c.typeOid >= FIRST_CATALOG_OID);
 }
 
+/** What the pipeline is doing. */
+export type PipelineState = 'starting' | 'replicating' | 'standby' | 'retrying' | 'stopped' | 'failed';
+
+const STANDBY_POLL_MS = 1000;
 const STATUS_CHECK_MS = 500;
 const STATUS_HEARTBEAT_MS = 10_000;
 const BACKOFF_MIN_MS = 500;
@@ -88,23 +80,27 @@ const BACKOFF_MAX_MS = 30_000;
 export class Pipeline {
   private router: Router;
   private readonly catalog = new TypeCatalog();
-  readonly stats: PipelineStats = {
-    published: 0,
-    acked: 0,
-    duplicates: 0,
-    filtered: 0,
-    transactions: 0,
-    sessions: 0,
-    receivedLsn: 0n,
-    flushedLsn: 0n,
-  };
+  private current: PipelineState = 'starting';
 
   constructor(
     private readonly settings: PipelineSettings,
     private readonly nc: NatsConnection,
     private readonly log: Logger,
+    private readonly metrics: Metrics,
   ) {
     this.router = new Router(settings.routes);
+    metrics.inFlightLimit.set(settings.maxInFlight);
+  }
+
+  /** What the pipeline is doing now (readiness is `replicating`). */
+  get state(): PipelineState {
+    return this.current;
+  }
+
+  private setState(state: PipelineState): void {
+    this.current = state;
+    this.metrics.replicating.set(state === 'replicating' ? 1 : 0);
+    this.metrics.standby.set(state === 'standby' ? 1 : 0);
   }
 
   /** Replaces the filter and routing; takes effect from the next change. Never rewinds the slot. */
@@ -122,16 +118,37 @@ export class Pipeline {
       const progress = { made: false };
       try {
         await this.session(signal, progress);
+        this.setState('stopped');
         return;
       } catch (err) {
-        if (signal.aborted && isRetryable(err)) return;
-        if (!isRetryable(err)) throw err;
+        this.metrics.postgresConnected.set(0);
+        if (signal.aborted && isRetryable(err)) break;
+        if (!isRetryable(err)) {
+          this.setState('failed');
+          throw err;
+        }
+        if (err instanceof ReplicationError && err.slotBusy) {
+          // Another instance holds the slot: wait as a standby, looking every second, and take
+          // over as soon as the slot is free. Nothing is published meanwhile.
+          if (this.current !== 'standby') {
+            this.log.info(
+              { slot: this.settings.slot.slot, reason: err.message },
+              'standby: another instance holds the slot',
+            );
+          }
+          this.setState('standby');
+          await sleep(STANDBY_POLL_MS, undefined, { signal }).catch(() => {});
+          continue;
+        }
+        this.setState('retrying');
+        this.metrics.sessionRetries.labels(err instanceof Error ? err.name : 'Error').inc();
         if (progress.made) attempt = 0;
         const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** attempt++) * (0.5 + Math.random() / 2);
         this.log.warn({ err, retryInMs: Math.round(delay) }, 'replication session failed, retrying');
         await sleep(delay, undefined, { signal }).catch(() => {});
       }
     }
+    this.setState('stopped');
   }
 
   /** One replication session, from the slot's confirmed position until a stop or a failure. */
@@ -157,12 +174,11 @@ export class Pipeline {
     }
 
     const start = prepared.confirmedFlush;
-    const checkpoint = new Checkpointer(start);
+    const metrics = this.metrics;
+    const checkpoint = new Checkpointer(start, (_lsn, commitTimeMs) => {
+      if (commitTimeMs > 0) metrics.commitToAck.observe(Math.max(0, Date.now() - commitTimeMs) / 1000);
+    });
     const assembler = new TransactionAssembler(systemNamespace(repl.systemId), catalog);
-    const stats = this.stats;
-    stats.sessions++;
-    stats.receivedLsn = maxLsn(stats.receivedLsn, start);
-    stats.flushedLsn = maxLsn(stats.flushedLsn, start);
     let received = start;
     let sentFlush = -1n;
     let lastStatusAt = 0;
@@ -188,19 +204,18 @@ export class Pipeline {
       const sendStatus = (force: boolean) => {
         const flush = checkpoint.flushLsn;
         if (!force && flush === sentFlush && Date.now() - lastStatusAt < STATUS_HEARTBEAT_MS) return;
-        repl.sendStatus(received, flush);
+        // On the periodic heartbeat, ask for a keepalive: its position lets an idle slot advance.
+        repl.sendStatus(received, flush, !force);
         if (flush !== sentFlush && sentFlush >= 0n) progress.made = true;
         sentFlush = flush;
         lastStatusAt = Date.now();
-        stats.flushedLsn = maxLsn(stats.flushedLsn, flush);
       };
 
       const sink = new JetStreamSink(
         this.nc,
         {
-          acked: (seq, duplicate) => {
-            stats.acked++;
-            if (duplicate) stats.duplicates++;
+          acked: (seq, _duplicate, latencyMs) => {
+            metrics.pubAckLatency.observe(latencyMs / 1000);
             checkpoint.acked(seq);
             if (windowFull && sink.inFlight <= resumeBelow) {
               windowFull = false;
@@ -208,18 +223,31 @@ export class Pipeline {
             }
             if (stopping && sink.inFlight === 0) finishStop();
           },
-          failed: (err) => fail(err),
+          failed: (err) => {
+            metrics.publishErrors.inc();
+            fail(err);
+          },
         },
         { ackTimeoutMs: settings.ackTimeoutMs },
       );
 
       const publish = (subject: string, id: string, body: string | Uint8Array, meta: EventMeta) => {
         sink.publish(checkpoint.publish(), subject, id, body, meta);
-        stats.published++;
         publishedInTx++;
       };
 
-      const statusTimer = setInterval(() => sendStatus(false), STATUS_CHECK_MS);
+      const countPublished = (change: Change) => {
+        if (change.kind === 'row') {
+          metrics.rowPublished(change.relation, change.relation.schema, change.relation.table, change.action);
+        } else metrics.messageCount++;
+      };
+
+      const statusTimer = setInterval(() => {
+        sendStatus(false);
+        metrics.receivedLsn.set(Number(received));
+        metrics.flushedLsn.set(Number(checkpoint.flushLsn));
+        metrics.inFlight.set(sink.inFlight);
+      }, STATUS_CHECK_MS);
       let stopTimer: NodeJS.Timeout | undefined;
       let settled = false;
 
@@ -307,7 +335,8 @@ export class Pipeline {
             return JSON.stringify(text);
           };
           if (Date.now() - (typesReadAt.get(relation) ?? 0) < TYPE_REFRESH_MS) {
-            return publish(subject, change.id, encodeChange(change, asText), changeMeta(change));
+            publish(subject, change.id, encodeChange(change, asText), changeMeta(change));
+            return countPublished(change);
           }
           log.info(
             { schema: relation.schema, table: relation.table },
@@ -319,9 +348,11 @@ export class Pipeline {
             assembler.rebuildWriters(relation);
             typesReadAt.set(relation, Date.now());
             publish(subject, change.id, encodeChange(change, asText), changeMeta(change));
+            countPublished(change);
           });
         }
         publish(subject, change.id, body, changeMeta(change));
+        countPublished(change);
       };
 
       /** Handles one frame: frames → decode → transaction → route → publish → checkpoint. */
@@ -354,21 +385,23 @@ export class Pipeline {
           }
           case 'commit': {
             const open = assembler.openTransaction;
-            if (settings.transactionEvents && open && publishedInTx > 0) {
+            const markerSubject = this.router.commitSubject;
+            if (markerSubject !== null && open && publishedInTx > 0) {
               const id = eventId(open.info.idPrefix, COMMIT_MARKER);
               const meta = { lsn: open.info.lsnText, xid: open.info.xid, position: null };
-              publish(this.router.commitSubject, id, encodeCommitMarker(id, open, publishedInTx), meta);
+              publish(markerSubject, id, encodeCommitMarker(id, open, publishedInTx), meta);
+              metrics.messageCount++;
             }
             assembler.apply(msg);
-            checkpoint.commit(msg.endLsn);
-            stats.transactions++;
+            checkpoint.commit(msg.endLsn, open?.info.commitTimeMs);
+            metrics.transactionCount++;
             return;
           }
         }
         for (const change of assembler.apply(msg)) {
           const subject = this.router.routeChange(change);
           if (subject === null) {
-            stats.filtered++;
+            metrics.filteredCount++;
             continue;
           }
           publishChange(change, subject);
@@ -386,8 +419,6 @@ export class Pipeline {
           while (frames.length > 0 && !resolvingTypes && !stopping && !settled) handle(frames.shift()!);
         } catch (err) {
           fail(err);
-        } finally {
-          stats.receivedLsn = received;
         }
       };
 
@@ -403,8 +434,16 @@ export class Pipeline {
         },
         { messages: prepared.serverVersion >= 140000 },
       );
+      const tookOver = this.current === 'standby';
+      this.setState('replicating');
+      metrics.postgresConnected.set(1);
       log.info(
-        { slot: settings.slot.slot, publication: settings.slot.publication, startLsn: formatLsn(start) },
+        {
+          slot: settings.slot.slot,
+          publication: settings.slot.publication,
+          startLsn: formatLsn(start),
+          tookOver,
+        },
         'replication started',
       );
       if (signal.aborted) onAbort();

@@ -14,7 +14,12 @@ interface PendingCommit {
   /** Number of the last event published before this commit (0 when none yet). */
   lastSeq: number;
   endLsn: Lsn;
+  /** Commit time (ms since the Unix epoch) of the newest transaction in this entry. */
+  commitTimeMs: number;
 }
+
+/** Called when a commit's events are all acknowledged, with its commit time (ms since the Unix epoch). */
+export type ConfirmedListener = (endLsn: Lsn, commitTimeMs: number) => void;
 
 /** Tracks published and acknowledged events and the commits that wait on them. */
 export class Checkpointer {
@@ -25,8 +30,14 @@ export class Checkpointer {
   private readonly pending: PendingCommit[] = [];
   private head = 0;
 
-  /** @param start the slot's confirmed position at the start of the session. */
-  constructor(start: Lsn) {
+  /**
+   * @param start the slot's confirmed position at the start of the session.
+   * @param confirmed told of each commit as it becomes confirmable (for latency metrics).
+   */
+  constructor(
+    start: Lsn,
+    private readonly confirmed?: ConfirmedListener,
+  ) {
     this.flushed = start;
   }
 
@@ -58,12 +69,13 @@ export class Checkpointer {
   }
 
   /** Records a commit: its end LSN may be confirmed once every event published so far is acknowledged. */
-  commit(endLsn: Lsn): void {
+  commit(endLsn: Lsn, commitTimeMs = 0): void {
     const tail = this.pending.length > this.head ? this.pending[this.pending.length - 1] : undefined;
     if (tail && tail.lastSeq === this.published) {
       if (endLsn > tail.endLsn) tail.endLsn = endLsn;
+      tail.commitTimeMs = commitTimeMs;
     } else {
-      this.pending.push({ lastSeq: this.published, endLsn });
+      this.pending.push({ lastSeq: this.published, endLsn, commitTimeMs });
     }
     this.release();
   }
@@ -84,6 +96,7 @@ export class Checkpointer {
       if (next.lastSeq > this.ackedThrough) break;
       if (next.endLsn > this.flushed) this.flushed = next.endLsn;
       this.head++;
+      this.confirmed?.(next.endLsn, next.commitTimeMs);
     }
     if (this.head > 1024 && this.head * 2 > this.pending.length) {
       this.pending.splice(0, this.head);

@@ -551,6 +551,14 @@ export function parseConfig(
  * @throws ConfigError when the file cannot be read or the configuration is invalid.
  */
 export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
+  return (await loadConfigText(path, env)).config;
+}
+
+/** Like `loadConfig`, also returning the file's text (whose hash tells versions apart). */
+export async function loadConfigText(
+  path: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ config: Config; text: string }> {
   let text: string;
   try {
     text = await readFileAsync(path, 'utf8');
@@ -558,7 +566,7 @@ export async function loadConfig(path: string, env: NodeJS.ProcessEnv = process.
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError(`cannot read configuration file ${path} (${code})`, [], { cause: err });
   }
-  return parseConfig(text, env, defaultReadFile, path);
+  return { config: parseConfig(text, env, defaultReadFile, path), text };
 }
 
 /** A URL with its password, or its token (a user name without password), replaced by `redacted`. */
@@ -587,18 +595,33 @@ export function redactConfig(config: Config): Config {
   return copy;
 }
 
-/** The settings that a running pipeline can apply without a restart. */
+/** The settings that a running pipeline can apply without a restart: filter and routing, log level. */
 export interface ReloadableConfig {
   filter: Config['database']['filter'];
+  topicPrefix: Config['nats']['topicPrefix'];
+  transactionEvents: Config['nats']['transactionEvents'];
+  logLevel: Config['logger']['level'];
 }
 
 /** The settings that need a restart to change. */
-export type StaticConfig = Omit<Config, 'database'> & { database: Omit<Config['database'], 'filter'> };
+export type StaticConfig = Omit<Config, 'database' | 'nats' | 'logger'> & {
+  database: Omit<Config['database'], 'filter'>;
+  nats: Omit<Config['nats'], 'topicPrefix' | 'transactionEvents'>;
+  logger: Omit<Config['logger'], 'level'>;
+};
 
-/** Splits a configuration into what a reload may change (`database.filter`) and the rest. */
+/**
+ * Splits a configuration into what a reload may change (`database.filter`, `nats.topicPrefix`,
+ * `nats.transactionEvents`, `logger.level`) and the rest (connections, slot, publication, stream).
+ */
 export function splitReloadable(config: Config): { reloadable: ReloadableConfig; static: StaticConfig } {
   const { filter, ...database } = config.database;
-  return { reloadable: { filter }, static: { ...config, database } };
+  const { topicPrefix, transactionEvents, ...nats } = config.nats;
+  const { level, ...logger } = config.logger;
+  return {
+    reloadable: { filter, topicPrefix, transactionEvents, logLevel: level },
+    static: { ...config, database, nats, logger },
+  };
 }
 
 function diffPaths(a: unknown, b: unknown, path: readonly string[], out: string[]): void {

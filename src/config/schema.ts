@@ -44,13 +44,37 @@ export function parseDuration(value: unknown): number | undefined {
   return Math.round(total);
 }
 
+const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?$/i;
+const SIZE_UNIT: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
+const SIZE_MESSAGE = 'write it like 512MB or 1GB, or a number of bytes';
+
+/**
+ * A size in bytes, written as a number of bytes or with a unit (`512MB`, `1GB`; powers of 1024).
+ * Its input side (what the JSON Schema shows) is a string or a number.
+ */
+function byteSize() {
+  const input = z.union([z.string(), z.number()], { error: `expected a size: ${SIZE_MESSAGE}` });
+  return input.transform((value, ctx): number => {
+    const m = typeof value === 'number' ? [String(value), String(value), 'B'] : SIZE.exec(value.trim());
+    const bytes = m ? Math.round(Number(m[1]) * SIZE_UNIT[(m[2] ?? 'B').toUpperCase()]!) : NaN;
+    if (!Number.isFinite(bytes) || bytes <= 0) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `${JSON.stringify(value)} is not a size: ${SIZE_MESSAGE}`,
+      });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+}
+
 const DURATION_MESSAGE = 'write it like 500ms, 10s, 2m, 1h or 1m30s, or a number of milliseconds';
 
 /**
- * A positive duration, written as text (`10s`) or milliseconds; parsed to milliseconds. Its input
- * side (what the JSON Schema shows) is a string or a number.
+ * A positive duration (or 0 where allowed), written as text (`10s`) or milliseconds; parsed to
+ * milliseconds. Its input side (what the JSON Schema shows) is a string or a number.
  */
-function duration() {
+function duration(options: { allowZero?: boolean } = {}) {
   const input = z.union([z.string(), z.number()], { error: `expected a duration: ${DURATION_MESSAGE}` });
   return input.transform((value, ctx): number => {
     const ms = parseDuration(value);
@@ -64,7 +88,8 @@ function duration() {
       });
       return z.NEVER;
     }
-    if (ms <= 0 || ms > MAX_TIMER_MS) {
+    const zeroAllowed = ms === 0 && options.allowZero === true;
+    if (!zeroAllowed && (ms <= 0 || ms > MAX_TIMER_MS)) {
       ctx.addIssue({
         code: 'custom',
         message: `${JSON.stringify(value)} is out of range: use a duration from 1ms to 24d (${MAX_TIMER_MS}ms)`,
@@ -422,6 +447,12 @@ export const configSchema = z.strictObject({
       /** Port of /healthz, /readyz and /metrics; 0 turns the server off. */
       serverPort: wholeNumber(0, 65535, ' (0 turns the server off)').default(8080),
       shutdownTimeout: duration().prefault('30s'),
+      /** How often the slot's lag and retained WAL are read from the server. */
+      slotCheckInterval: duration().prefault('10s'),
+      /** Warn when the slot holds more WAL than this on the server. */
+      retainedWalWarning: byteSize().prefault('1GB'),
+      /** Write a heartbeat (pg_logical_emit_message) this often so an idle slot advances; 0: off. */
+      heartbeatInterval: duration({ allowZero: true }).prefault(0),
     })
     .prefault({}),
   // An absent section still reaches the inner schema, so each missing required key is reported.

@@ -11,7 +11,7 @@
  */
 import { DecodeError } from '../errors.js';
 import { formatLsn, type Lsn } from '../source/lsn.js';
-import { formatPgTimestamp } from '../source/pg-time.js';
+import { formatPgTimestamp, PG_EPOCH_MS } from '../source/pg-time.js';
 import type {
   CommitMessage,
   LogicalMessage,
@@ -59,6 +59,8 @@ export interface TransactionInfo {
   lsnText: string;
   /** Commit time, RFC 3339 UTC with microseconds. */
   commitTime: string;
+  /** Commit time in milliseconds since the Unix epoch. */
+  commitTimeMs: number;
   idPrefix: TransactionIdPrefix;
 }
 
@@ -152,6 +154,7 @@ export class TransactionAssembler {
           commitLsn: msg.finalLsn,
           lsnText: formatLsn(msg.finalLsn),
           commitTime: formatPgTimestamp(msg.commitTime),
+          commitTimeMs: Number(msg.commitTime / 1000n) + PG_EPOCH_MS,
           idPrefix: transactionIdPrefix(this.namespace, msg.finalLsn),
         };
         this.position = 0;

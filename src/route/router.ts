@@ -13,6 +13,9 @@
 import type { Action, Change, Relation } from '../event/transaction.js';
 import { changeSubject, escapeToken } from './subject.js';
 
+/** Prefix of the heartbeat messages pgwalstreams writes itself; never published. */
+export const HEARTBEAT_PREFIX = 'pgwalstreams.heartbeat';
+
 /** Table key (`users` or `public.users`) → actions in lower case (`insert`, `update`, ...). */
 export type TableFilter = Readonly<Record<string, readonly string[]>>;
 
@@ -22,6 +25,8 @@ export interface RouteSettings {
   tables?: TableFilter | undefined;
   /** Message prefixes to publish; absent: every message. */
   messages?: readonly string[] | undefined;
+  /** Publish a commit marker after each transaction with events. */
+  transactionEvents?: boolean | undefined;
 }
 
 const ACTIONS: readonly Action[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'];
@@ -33,8 +38,8 @@ export class Router {
   private readonly tables: Map<string, Set<string>> | null;
   private readonly messages: Set<string> | null;
   private readonly messageSubjects = new Map<string, string>();
-  /** Subject of commit markers. */
-  readonly commitSubject: string;
+  /** Subject of commit markers; `null` when they are not published. */
+  readonly commitSubject: string | null;
 
   constructor(private readonly settings: RouteSettings) {
     const entries = Object.entries(settings.tables ?? {});
@@ -43,7 +48,7 @@ export class Router {
         ? null
         : new Map(entries.map(([key, actions]) => [key, new Set(actions.map((a) => a.toLowerCase()))]));
     this.messages = settings.messages ? new Set(settings.messages) : null;
-    this.commitSubject = `${settings.topicPrefix}.transaction.commit`;
+    this.commitSubject = settings.transactionEvents ? `${settings.topicPrefix}.transaction.commit` : null;
   }
 
   /** The subject for a change or message, or `null` when the filter leaves it out. */
@@ -55,7 +60,7 @@ export class Router {
 
   /** The subject for a logical message with this prefix, or `null` when filtered out. */
   routeMessage(prefix: string): string | null {
-    if (this.messages && !this.messages.has(prefix)) return null;
+    if (prefix === HEARTBEAT_PREFIX || (this.messages && !this.messages.has(prefix))) return null;
     let subject = this.messageSubjects.get(prefix);
     if (subject === undefined) {
       subject = `${this.settings.topicPrefix}.message.${escapeToken(prefix)}`;

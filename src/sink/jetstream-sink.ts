@@ -12,7 +12,6 @@
  */
 import {
   createInbox,
-  headers,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
@@ -32,8 +31,8 @@ export const Header = {
 
 /** Callbacks from the sink to the pipeline. */
 export interface SinkListener {
-  /** JetStream stored event `seq` (or already had it: `duplicate`). */
-  acked(seq: number, duplicate: boolean): void;
+  /** JetStream stored event `seq` (or already had it: `duplicate`), `latencyMs` after its publish. */
+  acked(seq: number, duplicate: boolean, latencyMs: number): void;
   /** An event could not be stored. Called at most once; the sink is unusable afterwards. */
   failed(err: PublishError): void;
 }
@@ -44,12 +43,43 @@ export interface SinkOptions {
   ackTimeoutMs: number;
 }
 
-/** The size of headers on the wire: `NATS/1.0\r\n`, `key: value\r\n` each, and `\r\n`. */
-function headerSize(h: MsgHdrs): number {
-  let size = 12;
-  for (const [key, values] of h)
-    for (const v of values) size += Buffer.byteLength(key) + Buffer.byteLength(v) + 4;
-  return size;
+/**
+ * A header block already encoded. nats.js 3.4 reads a message's headers only through `encode()`
+ * when publishing (the integration tests check every header arrives), so this replaces building a
+ * `MsgHdrs` map and encoding it for every event.
+ */
+class EncodedHeaders {
+  constructor(private readonly bytes: Uint8Array) {}
+
+  encode(): Uint8Array {
+    return this.bytes;
+  }
+}
+
+/**
+ * Encodes an event's header block and payload with one UTF-8 encode: the header block is ASCII, so
+ * its byte length is its string length, and the two are views of one buffer.
+ */
+export function encodeMessage(
+  msgId: string,
+  meta: EventMeta,
+  payload: string | Uint8Array,
+): { headers: MsgHdrs & { encode(): Uint8Array }; data: Uint8Array } {
+  let block = `NATS/1.0\r\n${Header.MsgId}: ${msgId}\r\n${Header.Lsn}: ${meta.lsn}\r\n`;
+  block += meta.xid === null ? `${Header.Transactional}: false\r\n` : `${Header.Xid}: ${meta.xid}\r\n`;
+  if (meta.position !== null) block += `${Header.Position}: ${meta.position}\r\n`;
+  block += '\r\n';
+  let head: Uint8Array;
+  let data: Uint8Array;
+  if (typeof payload === 'string') {
+    const all = Buffer.from(block + payload, 'utf8');
+    head = all.subarray(0, block.length);
+    data = all.subarray(block.length);
+  } else {
+    head = Buffer.from(block, 'latin1');
+    data = payload;
+  }
+  return { headers: new EncodedHeaders(head) as unknown as MsgHdrs & { encode(): Uint8Array }, data };
 }
 
 interface PendingPublish {
@@ -96,17 +126,12 @@ export class JetStreamSink {
    */
   publish(seq: number, subject: string, msgId: string, payload: string | Uint8Array, meta: EventMeta): void {
     if (this.failure) return;
-    const h = headers();
-    h.set(Header.MsgId, msgId);
-    h.set(Header.Lsn, meta.lsn);
-    if (meta.xid === null) h.set(Header.Transactional, 'false');
-    else h.set(Header.Xid, String(meta.xid));
-    if (meta.position !== null) h.set(Header.Position, String(meta.position));
+    const { headers: h, data } = encodeMessage(msgId, meta, payload);
     try {
-      this.nc.publish(subject, payload, { headers: h, reply: this.inbox + seq });
+      this.nc.publish(subject, data, { headers: h, reply: this.inbox + seq });
     } catch (cause) {
       this.fail(
-        this.tooLarge(subject, msgId, payload, headerSize(h)) ??
+        this.tooLarge(subject, msgId, h.encode().byteLength + data.byteLength) ??
           new PublishError(`publish to ${subject} failed`, { cause, subject }),
       );
       return;
@@ -130,15 +155,9 @@ export class JetStreamSink {
     this.subscription.unsubscribe();
   }
 
-  /** An error naming the fix when `payload` is over the server's `max_payload`, else null. */
-  private tooLarge(
-    subject: string,
-    msgId: string,
-    payload: string | Uint8Array,
-    headerSize: number,
-  ): PublishError | null {
+  /** An error naming the fix when a message of `size` bytes is over the server's `max_payload`, else null. */
+  private tooLarge(subject: string, msgId: string, size: number): PublishError | null {
     const max = this.nc.info?.max_payload;
-    const size = (typeof payload === 'string' ? Buffer.byteLength(payload) : payload.byteLength) + headerSize;
     if (max === undefined || size <= max) return null;
     return new PublishError(
       `event ${msgId} on ${subject} is ${size} bytes with its headers, more than the NATS server's max_payload of ${max} bytes: ` +
@@ -167,14 +186,18 @@ export class JetStreamSink {
       );
       return;
     }
-    let body: PubAckBody;
-    try {
-      body = msg.json<PubAckBody>();
-    } catch (cause) {
-      this.fail(new PublishError(`unreadable PubAck for ${p.subject}`, { cause, subject: p.subject }));
-      return;
-    }
-    if (body.error || body.seq === undefined) {
+    // A PubAck is small ASCII JSON: `{"stream":"db","seq":7}`, with `"duplicate":true` for a
+    // replay, or an `"error"` object. Parse it only when it is not the plain success.
+    const text = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength).toString('latin1');
+    let duplicate = false;
+    if (text.includes('"error"') || !text.includes('"seq"')) {
+      let body: PubAckBody;
+      try {
+        body = JSON.parse(text) as PubAckBody;
+      } catch (cause) {
+        this.fail(new PublishError(`unreadable PubAck for ${p.subject}`, { cause, subject: p.subject }));
+        return;
+      }
       const e = body.error;
       this.fail(
         new PublishError(
@@ -184,9 +207,11 @@ export class JetStreamSink {
         ),
       );
       return;
+    } else {
+      duplicate = text.includes('"duplicate":true');
     }
     this.pending.delete(seq);
-    this.listener.acked(seq, body.duplicate === true);
+    this.listener.acked(seq, duplicate, Date.now() - p.sentAt);
   }
 
   private checkTimeouts(): void {

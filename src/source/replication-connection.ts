@@ -175,6 +175,7 @@ export async function prepare(client: pg.Client, s: SlotSettings): Promise<Prepa
   if (slot.active_pid !== null) {
     throw new ReplicationError(
       `replication slot ${s.slot} is in use by another connection (pid ${slot.active_pid})`,
+      { slotBusy: true },
     );
   }
   const version = (await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v"))
@@ -300,7 +301,10 @@ export class ReplicationStream {
 function replicationFailure(slot: string, cause: unknown): ReplicationError {
   const code = (cause as { code?: string }).code;
   if (code === '55006') {
-    return new ReplicationError(`replication slot ${slot} is in use by another connection`, { cause });
+    return new ReplicationError(`replication slot ${slot} is in use by another connection`, {
+      cause,
+      slotBusy: true,
+    });
   }
   if (code === '42704') {
     return new ReplicationError(`replication slot ${slot} does not exist`, { cause });

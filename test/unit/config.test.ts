@@ -53,6 +53,9 @@ describe('parseConfig defaults', () => {
         publication: 'wal-listener',
         serverPort: 8080,
         shutdownTimeout: 30_000,
+        slotCheckInterval: 10_000,
+        retainedWalWarning: 1024 ** 3,
+        heartbeatInterval: 0,
       },
       database: {
         host: 'localhost',
@@ -192,6 +195,14 @@ describe('environment overrides', () => {
     ['PGWALSTREAMS_LISTENER_PUBLICATION', 'pub', (c) => c.listener.publication, 'pub'],
     ['PGWALSTREAMS_LISTENER_SERVERPORT', '0', (c) => c.listener.serverPort, 0],
     ['PGWALSTREAMS_LISTENER_SHUTDOWNTIMEOUT', '1m30s', (c) => c.listener.shutdownTimeout, 90_000],
+    ['PGWALSTREAMS_LISTENER_SLOTCHECKINTERVAL', '5s', (c) => c.listener.slotCheckInterval, 5_000],
+    [
+      'PGWALSTREAMS_LISTENER_RETAINEDWALWARNING',
+      '512MB',
+      (c) => c.listener.retainedWalWarning,
+      512 * 1024 ** 2,
+    ],
+    ['PGWALSTREAMS_LISTENER_HEARTBEATINTERVAL', '30s', (c) => c.listener.heartbeatInterval, 30_000],
     ['PGWALSTREAMS_DATABASE_HOST', 'db.internal', (c) => c.database.host, 'db.internal'],
     ['PGWALSTREAMS_DATABASE_PORT', '6543', (c) => c.database.port, 6543],
     ['PGWALSTREAMS_DATABASE_NAME', 'other', (c) => c.database.name, 'other'],
@@ -622,6 +633,13 @@ describe('durations', () => {
   it('are converted to milliseconds in the configuration', () => {
     const config = parse(`${MINIMAL}listener:\n  shutdownTimeout: 1m30s\nnats:\n  ackTimeout: 750\n`);
     assert.equal(config.listener.shutdownTimeout, 90_000);
+    assert.equal(parse(`${MINIMAL}listener:\n  heartbeatInterval: 0\n`).listener.heartbeatInterval, 0);
+    assert.throws(() => parse(`${MINIMAL}listener:\n  shutdownTimeout: 0\n`), /out of range/);
+    assert.equal(
+      parse(`${MINIMAL}listener:\n  retainedWalWarning: 1.5GB\n`).listener.retainedWalWarning,
+      1.5 * 1024 ** 3,
+    );
+    assert.throws(() => parse(`${MINIMAL}listener:\n  retainedWalWarning: lots\n`), /not a size/);
     assert.equal(config.nats.ackTimeout, 750);
   });
 
@@ -732,16 +750,24 @@ describe('reload', () => {
     `${MINIMAL}  filter:\n    tables:\n      users: [insert]\nnats:\n  stream:\n    name: db\n`,
   );
 
-  it('splitReloadable puts database.filter apart from the rest', () => {
+  it('splitReloadable puts the filter, routing and log level apart from the rest', () => {
     const { reloadable, static: fixed } = splitReloadable(base);
-    assert.deepEqual(reloadable, { filter: { tables: { users: ['insert'] } } });
+    assert.deepEqual(reloadable, {
+      filter: { tables: { users: ['insert'] } },
+      topicPrefix: 'db',
+      transactionEvents: false,
+      logLevel: 'info',
+    });
     assert.ok(!('filter' in fixed.database));
-    assert.equal(fixed.nats.topicPrefix, 'db');
+    assert.ok(!('topicPrefix' in fixed.nats));
+    assert.ok(!('level' in fixed.logger));
+    assert.equal(fixed.database.port, 5432);
   });
 
-  it('describeStaticChanges ignores filter changes', () => {
+  it('describeStaticChanges ignores filter, routing and log level changes', () => {
     const next = parse(
-      `${MINIMAL}  filter:\n    tables:\n      orders: [delete]\nnats:\n  stream:\n    name: db\n`,
+      `${MINIMAL}  filter:\n    tables:\n      orders: [delete]\nnats:\n  transactionEvents: true\n  stream:\n    name: db\n    subjects: ['db.>']\n` +
+        `logger:\n  level: debug\n`,
     );
     assert.deepEqual(describeStaticChanges(base, next), []);
   });
@@ -750,10 +776,10 @@ describe('reload', () => {
     const next = parse(
       `${MINIMAL}  port: 6543\nnats:\n  topicPrefix: cdc\n  address: nats://a:1,nats://b:2\n  stream:\n    name: db\n    replicas: 3\n`,
     );
+    // topicPrefix itself reloads, but the stream subjects derived from it are static.
     assert.deepEqual(describeStaticChanges(base, next), [
       'database.port',
       'nats.address',
-      'nats.topicPrefix',
       'nats.stream.subjects',
       'nats.stream.replicas',
     ]);

@@ -71,11 +71,20 @@ export class ServiceProcess {
     );
   }
 
-  /** Writes `config` as YAML into a new temp dir and starts the service on it. */
-  static start(config: Record<string, unknown>, env: Record<string, string> = {}): ServiceProcess {
+  /**
+   * Writes `config` as YAML into a new temp dir and starts the service on it; with `configFile`,
+   * starts it on that file instead (and `config` is not used).
+   */
+  static start(
+    config: Record<string, unknown>,
+    env: Record<string, string> = {},
+    configFile?: string,
+  ): ServiceProcess {
     const dir = mkdtempSync(join(tmpdir(), 'pgwalstreams-service-'));
-    const configFile = join(dir, 'config.yml');
-    writeFileSync(configFile, stringify(config));
+    if (configFile === undefined) {
+      configFile = join(dir, 'config.yml');
+      writeFileSync(configFile, stringify(config));
+    }
     const child = spawn(process.execPath, [MAIN, '--config', configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env['PATH'] ?? '', ...env },

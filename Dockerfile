@@ -1,0 +1,34 @@
+# pgwalstreams container image.
+#   docker build -t pgwalstreams:dev .
+#
+# Node.js 24 is an LTS line (until 2028-04-30). The code itself still supports Node >= 20.19, but
+# the Node 20 images are end-of-life and frozen. Build and runtime use the same image so that
+# node_modules match.
+ARG NODE_IMAGE=node:24-trixie-slim
+
+# Build: all dependencies (TypeScript included), then compile src/ to dist/src/.
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+COPY package.json package-lock.json tsconfig.json ./
+# --ignore-scripts: `prepare` would run tsc before the sources are here; the build step below runs it.
+RUN npm ci --ignore-scripts
+COPY src ./src
+RUN npm run build
+
+# Runtime: production dependencies and the compiled code only, owned by root and read-only to the
+# process.
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY package.json package-lock.json ./
+# --ignore-scripts: `prepare` needs tsc, which is a dev dependency and not installed here.
+RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
+COPY --from=build /app/dist/src ./dist/src
+# The official image's unprivileged `node` user, by number so that Kubernetes' runAsNonRoot can
+# verify it.
+USER 1000:1000
+EXPOSE 8080
+# Exec form with node itself as PID 1 (no shell, no npm), so SIGTERM reaches pgwalstreams, which
+# drains, confirms its position and exits 0.
+ENTRYPOINT ["node", "dist/src/main.js"]
+CMD ["--config", "/etc/pgwalstreams/config.yml"]

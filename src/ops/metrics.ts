@@ -1,0 +1,183 @@
+/**
+ * Prometheus metrics (prom-client). Every name is a constant below and documented in the README.
+ * The per-event counters are plain numbers on the hot path (one map lookup by relation and an
+ * addition) and are handed to prom-client when `/metrics` is read.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Metric names. */
+export const MetricName = {
+  eventsPublished: 'pgwalstreams_events_published_total',
+  eventsFiltered: 'pgwalstreams_events_filtered_total',
+  messagesPublished: 'pgwalstreams_messages_published_total',
+  transactions: 'pgwalstreams_transactions_total',
+  publishErrors: 'pgwalstreams_publish_errors_total',
+  sessionRetries: 'pgwalstreams_session_retries_total',
+  pubAckLatency: 'pgwalstreams_puback_latency_seconds',
+  commitToAck: 'pgwalstreams_commit_to_ack_seconds',
+  receivedLsn: 'pgwalstreams_received_lsn',
+  flushedLsn: 'pgwalstreams_flushed_lsn',
+  serverWalLsn: 'pgwalstreams_server_wal_lsn',
+  lagBytes: 'pgwalstreams_lag_bytes',
+  slotRetainedWal: 'pgwalstreams_slot_retained_wal_bytes',
+  slotSafeWalSize: 'pgwalstreams_slot_safe_wal_size_bytes',
+  slotWalStatus: 'pgwalstreams_slot_wal_status',
+  postgresConnected: 'pgwalstreams_postgres_connected',
+  natsConnected: 'pgwalstreams_nats_connected',
+  replicating: 'pgwalstreams_replicating',
+  standby: 'pgwalstreams_standby',
+  inFlight: 'pgwalstreams_inflight_events',
+  inFlightLimit: 'pgwalstreams_inflight_limit',
+  configReloads: 'pgwalstreams_config_reloads_total',
+  configInfo: 'pgwalstreams_config_info',
+} as const;
+
+/** The row actions, as events name them. */
+export type RowAction = 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE';
+const ACTION_INDEX: Record<RowAction, number> = { INSERT: 0, UPDATE: 1, DELETE: 2, TRUNCATE: 3 };
+const ACTION_LABELS = ['insert', 'update', 'delete', 'truncate'];
+
+const LATENCY_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** The process's metrics. */
+export class Metrics {
+  readonly registry = new Registry();
+  private readonly published: Counter<'schema' | 'table' | 'action'>;
+  /** Row events counted since the last scrape, by relation (any object standing for a table). */
+  private readonly rowCounts = new Map<object, { schema: string; table: string; counts: number[] }>();
+  /** Changes and messages left out by the filter, counted on the hot path. */
+  filteredCount = 0;
+  /** Logical messages and commit markers published, counted on the hot path. */
+  messageCount = 0;
+  /** Transactions received, counted on the hot path. */
+  transactionCount = 0;
+  readonly publishErrors: Counter;
+  readonly sessionRetries: Counter<'reason'>;
+  readonly pubAckLatency: Histogram;
+  readonly commitToAck: Histogram;
+  readonly receivedLsn: Gauge;
+  readonly flushedLsn: Gauge;
+  readonly serverWalLsn: Gauge;
+  readonly lagBytes: Gauge;
+  readonly slotRetainedWal: Gauge;
+  readonly slotSafeWalSize: Gauge;
+  readonly slotWalStatus: Gauge<'status'>;
+  readonly postgresConnected: Gauge;
+  readonly natsConnected: Gauge;
+  readonly replicating: Gauge;
+  readonly standby: Gauge;
+  readonly inFlight: Gauge;
+  readonly inFlightLimit: Gauge;
+  readonly configReloads: Counter<'result'>;
+  private readonly configInfo: Gauge<'hash'>;
+
+  constructor() {
+    const registers = [this.registry];
+    const counter = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+      new Counter<L>({ name, help, labelNames, registers });
+    const gauge = <L extends string>(name: string, help: string, labelNames: L[] = []) =>
+      new Gauge<L>({ name, help, labelNames, registers });
+    const M = MetricName;
+    // Counters fed from plain numbers when scraped (arrow functions: `this` is the Metrics).
+    this.published = new Counter({
+      name: M.eventsPublished,
+      help: 'Row events published (acknowledged or not yet).',
+      labelNames: ['schema', 'table', 'action'],
+      registers,
+      collect: () => {
+        for (const { schema, table, counts } of this.rowCounts.values()) {
+          counts.forEach((n, i) => n > 0 && this.published.labels(schema, table, ACTION_LABELS[i]!).inc(n));
+        }
+        this.rowCounts.clear();
+      },
+    });
+    const total = (name: string, help: string, read: () => number) => {
+      const c: Counter = new Counter({
+        name,
+        help,
+        registers,
+        collect: () => {
+          c.reset();
+          c.inc(read());
+        },
+      });
+    };
+    total(M.eventsFiltered, 'Changes and messages left out by the filter.', () => this.filteredCount);
+    total(M.messagesPublished, 'Logical messages and commit markers published.', () => this.messageCount);
+    total(M.transactions, 'Transactions received and committed.', () => this.transactionCount);
+    this.publishErrors = counter(
+      M.publishErrors,
+      'Publishes JetStream did not acknowledge (the session is retried).',
+    );
+    this.sessionRetries = counter(M.sessionRetries, 'Replication sessions ended by a retryable failure.', [
+      'reason',
+    ]);
+    this.pubAckLatency = new Histogram({
+      name: M.pubAckLatency,
+      help: 'Time from publishing an event to its PubAck.',
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.commitToAck = new Histogram({
+      name: M.commitToAck,
+      help: "Time from a transaction's commit in PostgreSQL to the PubAck of its last event.",
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.receivedLsn = gauge(M.receivedLsn, 'Newest WAL position received from PostgreSQL.');
+    this.flushedLsn = gauge(
+      M.flushedLsn,
+      'WAL position confirmed to PostgreSQL (everything before it is in JetStream).',
+    );
+    this.serverWalLsn = gauge(M.serverWalLsn, "The server's current WAL position (polled).");
+    this.lagBytes = gauge(
+      M.lagBytes,
+      "Bytes of WAL between the server's current position and the confirmed position.",
+    );
+    this.slotRetainedWal = gauge(
+      M.slotRetainedWal,
+      'Bytes of WAL the slot keeps on the server (from restart_lsn).',
+    );
+    this.slotSafeWalSize = gauge(
+      M.slotSafeWalSize,
+      'Bytes of WAL that can still be written before the slot is in danger of being invalidated (safe_wal_size; absent when unlimited).',
+    );
+    this.slotWalStatus = gauge(M.slotWalStatus, "The slot's wal_status (1 for the current one).", ['status']);
+    this.postgresConnected = gauge(M.postgresConnected, '1 when the replication connection is up.');
+    this.natsConnected = gauge(M.natsConnected, '1 when connected to NATS.');
+    this.replicating = gauge(M.replicating, '1 while a replication session streams.');
+    this.standby = gauge(M.standby, '1 while waiting because another instance holds the slot.');
+    this.inFlight = gauge(M.inFlight, 'Events published and not yet acknowledged.');
+    this.inFlightLimit = gauge(
+      M.inFlightLimit,
+      'The most events that may wait for a PubAck (nats.maxInFlight).',
+    );
+    this.configReloads = counter(M.configReloads, 'Configuration file changes, applied or refused.', [
+      'result',
+    ]);
+    this.configInfo = gauge(M.configInfo, 'The configuration in force (label hash).', ['hash']);
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** Counts one published row event; `relation` is any object that stands for the table. */
+  rowPublished(relation: object, schema: string, table: string, action: RowAction): void {
+    let entry = this.rowCounts.get(relation);
+    if (!entry) {
+      entry = { schema, table, counts: [0, 0, 0, 0] };
+      this.rowCounts.set(relation, entry);
+    }
+    entry.counts[ACTION_INDEX[action]]!++;
+  }
+
+  /** Records the configuration hash in force. */
+  configInForce(hash: string): void {
+    this.configInfo.reset();
+    this.configInfo.labels(hash).set(1);
+  }
+
+  /** Records the slot's wal_status. */
+  walStatus(status: string | null): void {
+    this.slotWalStatus.reset();
+    if (status) this.slotWalStatus.labels(status).set(1);
+  }
+}
