@@ -6,11 +6,14 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { checkConfig } from './config/check.js';
 import { configJsonSchema } from './config/json-schema.js';
+import { dropSlotCommand, statusCommand } from './ops/slot-commands.js';
 
 /** The usage text printed by `--help` and after a usage error. */
 export const USAGE = `usage: pgwalstreams [run] [--config <file>]
        pgwalstreams config check [<file>]
        pgwalstreams config schema
+       pgwalstreams status [--config <file>]
+       pgwalstreams drop-slot --yes [--config <file>]
 
 Streams committed changes from PostgreSQL (logical replication, pgoutput) to NATS JetStream.
 
@@ -20,9 +23,14 @@ commands:
                         effective configuration (secrets redacted) and exit 0, or every problem
                         with its key path and exit 2
   config schema         print the JSON Schema of the configuration file, for editors
+  status                the slot and publication as the server sees them: who holds the slot,
+                        confirmed position, lag, WAL retained; exit 1 when the slot is absent or lost
+  drop-slot --yes       drop the replication slot when decommissioning (refused while in use;
+                        without --yes it only says what it would drop)
 
 options:
   -c, --config <file>   configuration file (default: config.yml, or $PGWALSTREAMS_CONFIG)
+  -y, --yes             confirm drop-slot
   -v, --version         print the version
   -h, --help            print this help`;
 
@@ -31,6 +39,8 @@ export type Command =
   | { readonly kind: 'run'; readonly config: string }
   | { readonly kind: 'config-check'; readonly config: string }
   | { readonly kind: 'config-schema' }
+  | { readonly kind: 'status'; readonly config: string }
+  | { readonly kind: 'drop-slot'; readonly config: string; readonly yes: boolean }
   | { readonly kind: 'help' }
   | { readonly kind: 'version' }
   | { readonly kind: 'usage-error'; readonly message: string };
@@ -56,6 +66,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         config: { type: 'string', short: 'c' },
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
+        yes: { type: 'boolean', short: 'y' },
       },
     });
   } catch (err) {
@@ -93,7 +104,17 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
           : `unknown config subcommand ${JSON.stringify(second)}: use check or schema`,
     };
   }
-  return { kind: 'usage-error', message: `unknown command ${JSON.stringify(first)}: use run or config` };
+  if (first === 'status')
+    return second === undefined ? { kind: 'status', config: defaultConfig } : extra([second]);
+  if (first === 'drop-slot') {
+    return second === undefined
+      ? { kind: 'drop-slot', config: defaultConfig, yes: values.yes === true }
+      : extra([second]);
+  }
+  return {
+    kind: 'usage-error',
+    message: `unknown command ${JSON.stringify(first)}: use run, config, status or drop-slot`,
+  };
 }
 
 function version(): string {
@@ -118,6 +139,10 @@ export async function runCommand(command: Exclude<Command, { kind: 'run' }>, io:
     case 'config-schema':
       io.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
       return 0;
+    case 'status':
+      return statusCommand(command.config, io);
+    case 'drop-slot':
+      return dropSlotCommand(command.config, command.yes, io);
     case 'config-check': {
       const result = await checkConfig(command.config, io.env);
       io.stdout.write(result.stdout);

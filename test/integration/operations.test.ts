@@ -16,6 +16,28 @@ import {
 } from './harness/scenario.js';
 import { ServiceProcess } from './harness/service.js';
 import { freePort, waitFor } from './harness/wait.js';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { stringify } from 'yaml';
+
+const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+
+/** Runs a pgwalstreams command and returns its exit status and output. */
+async function command(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [MAIN, ...args], {
+      env: { PATH: process.env['PATH'] ?? '' },
+    });
+    return { status: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { status: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
 
 /** Fetches one endpoint of a service's HTTP server. */
 async function get(port: number, path: string): Promise<{ status: number; body: string }> {
@@ -211,6 +233,52 @@ describe('operations', () => {
       assert.ok(takeoverMs < 10_000, `takeover took ${takeoverMs} ms`);
     } finally {
       await Promise.all([active.dispose(), standby.dispose()]);
+    }
+  });
+
+  test('status and drop-slot: what the server sees, and decommissioning with confirmation', async () => {
+    const names = await freshNames(s);
+    const { config, service } = await startWithHttp(names);
+    const dir = mkdtempSync(join(tmpdir(), 'pgwalstreams-ops-'));
+    const file = join(dir, 'config.yml');
+    writeFileSync(file, stringify(config));
+    try {
+      await s.pg.query('INSERT INTO ops VALUES (1, 1)');
+      await waitForCount(s.nc, names.stream, 1);
+      // WHEN status runs while the service replicates
+      const live = await command(['status', '--config', file]);
+      assert.equal(live.status, 0, live.stderr);
+      assert.match(live.stdout, new RegExp(`publication  ${names.publication}: FOR ALL TABLES`));
+      assert.match(live.stdout, new RegExp(`slot         ${names.slot}\\n  held by    pid \\d+`));
+      assert.match(live.stdout, /lag {8}[\d.]+ MB/);
+      assert.match(live.stdout, /wal_status reserved/);
+      // THEN drop-slot refuses while the slot is held
+      const busy = await command(['drop-slot', '--yes', '--config', file]);
+      assert.equal(busy.status, 1);
+      assert.match(busy.stderr, /in use by pid \d+: stop every pgwalstreams instance first/);
+      await service.dispose();
+      // AND without --yes it only says what it would do
+      const dry = await command(['drop-slot', '--config', file]);
+      assert.equal(dry.status, 2);
+      assert.match(dry.stderr, /Run again with --yes/);
+      const [still] = await s.pg.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [
+        names.slot,
+      ]);
+      assert.ok(still, 'the slot is still there');
+      // AND with --yes it drops the slot
+      const drop = await command(['drop-slot', '--yes', '--config', file]);
+      assert.equal(drop.status, 0, drop.stderr);
+      const [gone] = await s.pg.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [
+        names.slot,
+      ]);
+      assert.equal(gone, undefined);
+      const after = await command(['status', '--config', file]);
+      assert.equal(after.status, 1);
+      assert.match(after.stdout, /absent/);
+    } finally {
+      await service.dispose();
+      rmSync(dir, { recursive: true, force: true });
+      await s.pg.query('TRUNCATE ops');
     }
   });
 });

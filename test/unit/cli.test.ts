@@ -35,18 +35,22 @@ describe('parseCommand', () => {
     [['--help'], {}, { kind: 'help' }],
     [['config', 'check', '-h'], {}, { kind: 'help' }],
     [['-v'], {}, { kind: 'version' }],
+    [['status', '-c', 'a.yml'], {}, { kind: 'status', config: 'a.yml' }],
+    [['drop-slot'], { PGWALSTREAMS_CONFIG: 'env.yml' }, { kind: 'drop-slot', config: 'env.yml', yes: false }],
+    [['drop-slot', '--yes', '-c', 'a.yml'], {}, { kind: 'drop-slot', config: 'a.yml', yes: true }],
   ];
   for (const [argv, env, expected] of cases) {
     it(`reads ${JSON.stringify(argv)}`, () => assert.deepEqual(parseCommand(argv, env), expected));
   }
 
   const errors: [string[], RegExp][] = [
-    [['serve'], /unknown command "serve": use run or config/],
+    [['serve'], /unknown command "serve": use run, config, status or drop-slot/],
     [['config'], /config needs a subcommand: check or schema/],
     [['config', 'lint'], /unknown config subcommand "lint"/],
     [['config', 'check', 'a.yml', 'b.yml'], /unexpected argument "b.yml"/],
     [['config', 'check', 'a.yml', '-c', 'b.yml'], /either as an argument or with --config/],
     [['run', 'a.yml'], /unexpected argument "a.yml"/],
+    [['status', 'now'], /unexpected argument "now"/],
     [['--conifg', 'a.yml'], /Unknown option '--conifg'/],
   ];
   for (const [argv, message] of errors) {
