@@ -85,7 +85,8 @@ export class ServiceProcess {
       configFile = join(dir, 'config.yml');
       writeFileSync(configFile, stringify(config));
     }
-    const child = spawn(process.execPath, [MAIN, '--config', configFile], {
+    // The binary itself, as users run it: its shebang carries the Node.js flags it needs.
+    const child = spawn(MAIN, ['--config', configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env['PATH'] ?? '', ...env },
     });
