@@ -42,6 +42,8 @@ export interface NatsServer {
   readonly logFile: string;
   /** True between a successful `start()` and `stop()`, `kill9()` or `dispose()`. */
   readonly running: boolean;
+  /** The server's process id while it runs (to read its CPU time from /proc), else undefined. */
+  readonly pid: number | undefined;
   /** Starts the server again on the same port and store; does nothing if it runs. */
   start(): Promise<void>;
   /** Stops the server with SIGTERM (a clean shutdown) and keeps its store; does nothing if it is stopped. */
@@ -101,6 +103,10 @@ class Broker implements NatsServer {
 
   get running(): boolean {
     return this.child !== undefined;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   /** First start: a port taken by someone else between `freePort()` and the bind is retried with another. */

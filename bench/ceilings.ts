@@ -1,0 +1,170 @@
+/**
+ * The two ceilings pgwalstreams runs between, measured on this machine in this run: how fast the
+ * walsender can decode the slot when the client does nothing (`pg_recvlogical` to /dev/null), and
+ * how fast JetStream stores the same events when the publisher does almost nothing (pipelined core
+ * publishes with a reply inbox, as the service's sink does).
+ */
+import { spawn } from 'node:child_process';
+import { createInbox, connect, headers, type Msg } from '@nats-io/transport-node';
+import { CpuWatch, MachineCpuWatch } from './cpu.js';
+import { streamCount } from '../test/integration/harness/jetstream.js';
+import {
+  createPhaseStream,
+  deleteStream,
+  phaseNames,
+  type BenchServers,
+  type SampleMessage,
+} from './servers.js';
+
+/** A timed run and the CPU seconds of the processes involved. */
+export interface Timed {
+  seconds: number;
+  /** CPU seconds by process name; a process that could not be watched is absent. */
+  cpu: Record<string, number>;
+  /** CPU seconds of the whole machine in the same interval (ours plus everything else). */
+  machineCpu: number;
+}
+
+/** A 36-character id shaped like the service's UUIDs, unique per `seq`. */
+export function msgIdFor(run: string, seq: number): string {
+  return `${run.padStart(8, '0').slice(-8)}-0000-8000-0000-${seq.toString(16).padStart(12, '0')}`;
+}
+
+/**
+ * Drains `slot` with `pg_recvlogical` to /dev/null, pgoutput protocol 1, until `endLsn` (`-E`):
+ * timed from the spawn to the exit. The walsender is found by `pg_replication_slots.active_pid`
+ * and, like pg_recvlogical, sampled every 20 ms, because both exit at the end of the drain.
+ */
+export async function recvlogicalDrain(
+  s: BenchServers,
+  options: { slot: string; publication: string; endLsn: string },
+): Promise<Timed> {
+  if (!s.recvlogical) throw new Error('pg_recvlogical is not installed in the PostgreSQL bin dir');
+  const args = [
+    ...['-h', s.pg.host, '-p', String(s.pg.port), '-U', s.pg.user, '-d', s.pg.database],
+    ...['--slot', options.slot, '--start', '--no-loop', '-f', '/dev/null', '-E', options.endLsn],
+    ...['-o', 'proto_version=1', '-o', `publication_names=${options.publication}`],
+  ];
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PG')));
+  const machine = new MachineCpuWatch();
+  const t0 = performance.now();
+  const child = spawn(s.recvlogical, args, { stdio: ['ignore', 'ignore', 'pipe'], env });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const client = new CpuWatch(child.pid!, { bornInside: true, intervalMs: 20 });
+  let walsender: CpuWatch | undefined;
+  let exited = false;
+  const exit = new Promise<number>((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code, signal) => {
+      exited = true;
+      if (code === 0) resolve(performance.now());
+      else reject(new Error(`pg_recvlogical exited with ${signal ?? code}: ${stderr.trim()}`));
+    });
+  });
+  // Find the walsender while pg_recvlogical runs; a very short drain may end before it is seen.
+  while (!exited && !walsender) {
+    const { rows } = await s.sql.query<{ pid: number | null }>(
+      'SELECT active_pid AS pid FROM pg_replication_slots WHERE slot_name = $1',
+      [options.slot],
+    );
+    const pid = rows[0]?.pid;
+    if (pid) walsender = new CpuWatch(pid, { bornInside: true, intervalMs: 20 });
+    else await new Promise((r) => setTimeout(r, 5));
+  }
+  const t1 = await exit;
+  const machineCpu = machine.stop();
+  const cpu: Record<string, number> = { pg_recvlogical: client.stop() };
+  if (walsender) cpu['walsender'] = walsender.stop();
+  return { seconds: (t1 - t0) / 1000, cpu, machineCpu };
+}
+
+/**
+ * Publishes `n` messages, cycling through `sample`, to JetStream as the ceiling: core publishes
+ * with `Nats-Msg-Id` and the reply subject `<inbox>.<seq>`, one wildcard subscription counting the
+ * PubAcks, at most `window` unacknowledged, refilled as each PubAck arrives, into a fresh
+ * file-storage stream. Fails on an error PubAck, a duplicate, no responders, or a stream that does
+ * not end up holding `n` messages.
+ */
+export async function rawPublish(
+  s: BenchServers,
+  options: { sample: readonly SampleMessage[]; n: number; window: number },
+): Promise<Timed> {
+  const { n, window, sample } = options;
+  const names = phaseNames('raw');
+  await createPhaseStream(s, names);
+  try {
+    return await publishWindowed(s, names.prefix, sample, n, window, async () => {
+      const stored = await streamCount(s.nc, names.stream);
+      if (stored !== n) throw new Error(`the raw publish stored ${stored} of ${n} messages`);
+    });
+  } finally {
+    await deleteStream(s, names.stream);
+  }
+}
+
+async function publishWindowed(
+  s: BenchServers,
+  prefix: string,
+  sample: readonly SampleMessage[],
+  n: number,
+  window: number,
+  check: () => Promise<void>,
+): Promise<Timed> {
+  const subjects = sample.map((m) => `${prefix}.${m.subject}`);
+  const nc = await connect({ servers: s.nats.url });
+  const inbox = createInbox('_bench');
+  let sent = 0;
+  let acked = 0;
+  let failure: Error | undefined;
+  let finish: () => void = () => {};
+  const done = new Promise<void>((resolve) => (finish = resolve));
+  const fill = (): void => {
+    while (sent < n && sent - acked < window) {
+      const i = sent % sample.length;
+      const h = headers();
+      h.set('Nats-Msg-Id', msgIdFor('raw', sent));
+      nc.publish(subjects[i]!, sample[i]!.data, { headers: h, reply: `${inbox}.${sent}` });
+      sent++;
+    }
+  };
+  const onAck = (err: Error | null, msg: Msg): void => {
+    if (failure) return;
+    if (err) failure = err;
+    else if (msg.data.length === 0) failure = new Error(`no PubAck (status ${msg.headers?.code ?? '?'})`);
+    else {
+      const ack = msg.json<{ error?: { description?: string }; duplicate?: boolean }>();
+      if (ack.error) failure = new Error(`PubAck error: ${ack.error.description ?? 'unknown'}`);
+      else if (ack.duplicate) failure = new Error('PubAck says duplicate: message ids are not unique');
+    }
+    if (failure) return finish();
+    if (++acked === n) return finish();
+    fill();
+  };
+  nc.subscribe(`${inbox}.*`, { callback: onAck });
+  await nc.flush();
+
+  const nats = new CpuWatch(s.nats.pid!);
+  const bench = process.cpuUsage();
+  const machine = new MachineCpuWatch();
+  const t0 = performance.now();
+  let lastAcked = -1;
+  const watchdog = setInterval(() => {
+    if (acked === lastAcked) {
+      failure ??= new Error(`no PubAck for 30 s after ${acked} of ${n}`);
+      finish();
+    }
+    lastAcked = acked;
+  }, 30_000);
+  fill();
+  await done;
+  const t1 = performance.now();
+  const machineCpu = machine.stop();
+  clearInterval(watchdog);
+  const used = process.cpuUsage(bench);
+  const cpu = { 'nats-server': nats.stop(), 'bench (publisher)': (used.user + used.system) / 1e6 };
+  await nc.close();
+  if (failure) throw failure;
+  await check();
+  return { seconds: (t1 - t0) / 1000, cpu, machineCpu };
+}

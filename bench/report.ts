@@ -1,0 +1,192 @@
+/**
+ * The printed result: one table of figures with their targets (a mark, never an exit status),
+ * one table of where the CPU went in each timed phase, and notes on what each figure means.
+ */
+import type { Timed } from './ceilings.js';
+import type { LatencyResult } from './latency.js';
+import type { Machine } from './machine.js';
+import type { MemoryResult } from './memory.js';
+import type { ThroughputResult } from './throughput.js';
+
+/** Everything one run measured. */
+export interface Results {
+  large: Omit<ThroughputResult, 'sample'>;
+  small: Omit<ThroughputResult, 'sample'>;
+  /** The JetStream ceiling: `n` messages of ~`payloadBytes` bytes. */
+  raw: Timed & { n: number; window: number; payloadBytes: number };
+  naive: Timed & { n: number };
+  latency: LatencyResult;
+  memory: MemoryResult;
+}
+
+/** One target and whether the run met it. */
+export interface Target {
+  name: string;
+  figure: number;
+  limit: number;
+  pass: boolean;
+}
+
+const MB = 1e6;
+
+/** Messages (or rows) per second of a timed run. */
+export function rate(n: number, t: Timed): number {
+  return n / t.seconds;
+}
+
+/** The targets of the issue, evaluated. */
+export function targets(r: Results): Target[] {
+  const js = rate(r.raw.n, r.raw);
+  const large = rate(r.large.changes, r.large.endToEnd);
+  const small = rate(r.small.changes, r.small.endToEnd);
+  const naive = rate(r.naive.n, r.naive);
+  const t = (name: string, figure: number, limit: number, atMost = false): Target => ({
+    name,
+    figure,
+    limit,
+    pass: atMost ? figure <= limit : figure >= limit,
+  });
+  return [
+    t('end to end, large tx ÷ JetStream ceiling', large / js, 0.7),
+    t('end to end, small tx ÷ JetStream ceiling', small / js, 0.5),
+    t('end to end, small tx ÷ naive', small / naive, 10),
+    t('latency p99 (ms)', r.latency.p99, 5, true),
+    t('peak RSS (MB)', r.memory.peakBytes / MB, 150, true),
+  ];
+}
+
+const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
+const fixed = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : '–');
+const mark = (t: Target | undefined): string => (t ? (t.pass ? 'PASS' : 'FAIL') : '');
+
+/** Lays out rows under headers; numbers-looking columns are right-aligned by `right`. */
+export function formatTable(headers: string[], rows: string[][], right: boolean[] = []): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string =>
+    cells
+      .map((c, i) => (right[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}
+
+/** The figures table. */
+export function figuresTable(r: Results, ts: Target[]): string {
+  const js = rate(r.raw.n, r.raw);
+  const naive = rate(r.naive.n, r.naive);
+  const rows: string[][] = [];
+  const drainRate = (t: Omit<ThroughputResult, 'sample'>): number =>
+    t.drain ? rate(t.changes, t.drain) : NaN;
+  for (const set of [r.large, r.small]) {
+    rows.push([
+      '1',
+      `ceiling: slot drain, pg_recvlogical → /dev/null, ${set.set} tx`,
+      set.drain ? `${int(drainRate(set))} rows/s` : 'not installed',
+      '',
+      '',
+      '',
+    ]);
+  }
+  rows.push([
+    '1',
+    `ceiling: JetStream raw publish, window ${r.raw.window}, file store`,
+    `${int(js)} msgs/s`,
+    `${int(r.raw.payloadBytes)}-byte events`,
+    '',
+    '',
+  ]);
+  const e2e = (set: Omit<ThroughputResult, 'sample'>, label: string, target: Target | undefined): void => {
+    const v = rate(set.changes, set.endToEnd);
+    const vsDrain = set.drain ? `, ${fixed(v / drainRate(set), 2)} × drain` : '';
+    rows.push([
+      '2',
+      `end to end, ${label}`,
+      `${int(v)} rows/s`,
+      `${fixed(v / js, 2)} × JetStream${vsDrain}`,
+      `≥ ${target?.limit ?? ''} × JetStream`,
+      mark(target),
+    ]);
+  };
+  e2e(r.large, `large tx (${int(r.large.changes / r.large.transactions)} rows each)`, ts[0]);
+  e2e(r.small, `small tx (1–10 rows, ${r.small.transactions.toLocaleString('en-US')} tx)`, ts[1]);
+  rows.push([
+    '5',
+    'naive: one awaited js.publish() at a time',
+    `${int(naive)} msgs/s`,
+    `end to end small tx = ${fixed(ts[2]?.figure ?? NaN, 1)} × naive`,
+    '≥ 10 × naive',
+    mark(ts[2]),
+  ]);
+  const l = r.latency;
+  rows.push([
+    '3',
+    `latency commit → subscriber, ${int(l.rate)} tx/s, p50 / p99 / max`,
+    `${fixed(l.p50, 2)} / ${fixed(l.p99, 2)} / ${fixed(l.max, 1)} ms`,
+    `${int(l.samples)} tx, ${int(l.achievedRate)} tx/s achieved`,
+    'p99 ≤ 5 ms',
+    mark(ts[3]),
+  ]);
+  rows.push([
+    '3',
+    'service histogram commit → PubAck, p50 / p99',
+    `${fixed(l.service.p50, 2)} / ${fixed(l.service.p99, 2)} ms`,
+    `bucket estimate; p99 bucket ≤ ${fixed(l.service.p99Bound, 1)} ms`,
+    '',
+    '',
+  ]);
+  const m = r.memory;
+  rows.push([
+    '4',
+    `peak RSS, one ${int(m.rows)}-row transaction`,
+    `${fixed(m.peakBytes / MB, 1)} MB`,
+    `baseline ${fixed(m.baselineBytes / MB, 1)} MB; ${int(m.rows / m.streamSeconds)} rows/s after commit`,
+    '≤ 150 MB',
+    mark(ts[4]),
+  ]);
+  return formatTable(['#', 'measure', 'value', 'compared', 'target', ''], rows, [false, false, true]);
+}
+
+/** Where the CPU went: seconds per process in each timed phase, and cores busy on average. */
+export function cpuTable(r: Results): string {
+  const procs = ['pgwalstreams', 'walsender', 'nats-server', 'pg_recvlogical', 'bench', 'bench (publisher)'];
+  const phases: [string, Timed | undefined][] = [
+    ['slot drain, large tx (pg_recvlogical)', r.large.drain],
+    ['slot drain, small tx (pg_recvlogical)', r.small.drain],
+    ['JetStream raw publish', r.raw],
+    ['end to end, large tx', r.large.endToEnd],
+    ['end to end, small tx', r.small.endToEnd],
+    ['naive js.publish()', r.naive],
+    [
+      `latency (${r.latency.seconds} s at ${r.latency.rate} tx/s)`,
+      { seconds: r.latency.cpuWallSeconds, cpu: r.latency.cpu, machineCpu: r.latency.machineCpu },
+    ],
+  ];
+  const used = procs.filter((p) => phases.some(([, t]) => t?.cpu[p] !== undefined));
+  const rows = phases
+    .filter((p): p is [string, Timed] => p[1] !== undefined)
+    .map(([name, t]) => {
+      const ours = Object.values(t.cpu).reduce((a, b) => a + b, 0);
+      return [
+        name,
+        fixed(t.seconds, 2),
+        ...used.map((p) => (t.cpu[p] === undefined ? '' : fixed(t.cpu[p], 2))),
+        fixed(Math.max(0, t.machineCpu - ours), 2),
+        fixed(t.machineCpu / t.seconds, 2),
+      ];
+    });
+  return formatTable(['phase', 'wall s', ...used.map((p) => `${p} s`), 'other s', 'cores busy'], rows, [
+    false,
+    true,
+    ...used.map(() => true),
+    true,
+    true,
+  ]);
+}
+
+/** The machine line. */
+export function machineLine(m: Machine): string {
+  return (
+    `machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB, ${m.os}, Linux ${m.kernel}, ` +
+    `Node ${m.node}, PostgreSQL ${m.postgres}, nats-server ${m.natsServer}`
+  );
+}
