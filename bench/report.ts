@@ -146,34 +146,51 @@ export function figuresTable(r: Results, ts: Target[]): string {
   return formatTable(['#', 'measure', 'value', 'compared', 'target', ''], rows, [false, false, true]);
 }
 
+/** The timed phases with their CPU figures and the number of rows (or messages) each handled. */
+function timedPhases(r: Results): [string, Timed, number][] {
+  const l = r.latency;
+  const phases: [string, Timed | undefined, number][] = [
+    ['slot drain, large tx (pg_recvlogical)', r.large.drain, r.large.changes],
+    ['slot drain, small tx (pg_recvlogical)', r.small.drain, r.small.changes],
+    ['JetStream raw publish', r.raw, r.raw.n],
+    ['end to end, large tx', r.large.endToEnd, r.large.changes],
+    ['end to end, small tx', r.small.endToEnd, r.small.changes],
+    ['naive js.publish()', r.naive, r.naive.n],
+    [
+      `latency (${l.seconds} s at ${l.rate} tx/s)`,
+      { seconds: l.cpuWallSeconds, cpu: l.cpu, machineCpu: l.machineCpu },
+      Math.round((l.seconds + 1) * l.rate),
+    ],
+  ];
+  return phases.filter((p): p is [string, Timed, number] => p[1] !== undefined);
+}
+
+/** CPU seconds of the machine beyond the processes watched. */
+const otherCpu = (t: Timed): number =>
+  Math.max(0, t.machineCpu - Object.values(t.cpu).reduce((a, b) => a + b, 0));
+
+/**
+ * The phases during which something else kept more than `cores` of the machine busy (another
+ * program, or PostgreSQL work the bench did not start): their figures are not to be trusted.
+ */
+export function noisyPhases(r: Results, cores = 0.35): string[] {
+  return timedPhases(r)
+    .filter(([, t]) => otherCpu(t) / t.seconds > cores)
+    .map(([name, t]) => `${name} (${fixed(otherCpu(t) / t.seconds, 2)} cores)`);
+}
+
 /** Where the CPU went: seconds per process in each timed phase, and cores busy on average. */
 export function cpuTable(r: Results): string {
   const procs = ['pgwalstreams', 'walsender', 'nats-server', 'pg_recvlogical', 'bench', 'bench (publisher)'];
-  const phases: [string, Timed | undefined][] = [
-    ['slot drain, large tx (pg_recvlogical)', r.large.drain],
-    ['slot drain, small tx (pg_recvlogical)', r.small.drain],
-    ['JetStream raw publish', r.raw],
-    ['end to end, large tx', r.large.endToEnd],
-    ['end to end, small tx', r.small.endToEnd],
-    ['naive js.publish()', r.naive],
-    [
-      `latency (${r.latency.seconds} s at ${r.latency.rate} tx/s)`,
-      { seconds: r.latency.cpuWallSeconds, cpu: r.latency.cpu, machineCpu: r.latency.machineCpu },
-    ],
-  ];
+  const phases = timedPhases(r);
   const used = procs.filter((p) => phases.some(([, t]) => t?.cpu[p] !== undefined));
-  const rows = phases
-    .filter((p): p is [string, Timed] => p[1] !== undefined)
-    .map(([name, t]) => {
-      const ours = Object.values(t.cpu).reduce((a, b) => a + b, 0);
-      return [
-        name,
-        fixed(t.seconds, 2),
-        ...used.map((p) => (t.cpu[p] === undefined ? '' : fixed(t.cpu[p], 2))),
-        fixed(Math.max(0, t.machineCpu - ours), 2),
-        fixed(t.machineCpu / t.seconds, 2),
-      ];
-    });
+  const rows = phases.map(([name, t]) => [
+    name,
+    fixed(t.seconds, 2),
+    ...used.map((p) => (t.cpu[p] === undefined ? '' : fixed(t.cpu[p], 2))),
+    fixed(otherCpu(t), 2),
+    fixed(t.machineCpu / t.seconds, 2),
+  ]);
   return formatTable(['phase', 'wall s', ...used.map((p) => `${p} s`), 'other s', 'cores busy'], rows, [
     false,
     true,

@@ -14,7 +14,7 @@ import { latency } from './latency.js';
 import { describeMachine } from './machine.js';
 import { memory } from './memory.js';
 import { naivePublish } from './naive.js';
-import { cpuTable, figuresTable, machineLine, targets, type Results } from './report.js';
+import { cpuTable, figuresTable, machineLine, noisyPhases, targets, type Results } from './report.js';
 import { PG_SETTINGS, startBenchServers } from './servers.js';
 import { throughput, type ThroughputResult } from './throughput.js';
 
@@ -176,7 +176,13 @@ async function main(): Promise<void> {
 /** What the figures mean, printed under them. */
 function notes(r: Results): string {
   const l = r.latency;
+  const noisy = noisyPhases(r);
   return [
+    ...(noisy.length > 0
+      ? [
+          `WARNING: other work kept the machine busy during: ${noisy.join(', ')}; those figures are not reliable.`,
+        ]
+      : []),
     'notes:',
     '- rows/s end to end is timed from the spawn of pgwalstreams (slot at the position before the changes,',
     `  a backlog drain) until the stream holds every change; startup until the walsender appeared took`,
@@ -189,6 +195,8 @@ function notes(r: Results): string {
     '  its buckets are 0.5, 1, 2.5, 5, 10 ms.',
     '- the JetStream ceiling publishes the first 10 000 events of the large set again, cycling, with unique',
     '  Nats-Msg-Id; the naive way does the same with the small set.',
+    '- µs CPU/row is the CPU of the processes listed per row (or message) handled: unlike rows/s, it',
+    '  changes little when other work shares the machine.',
     '- "other s" is the machine\'s busy CPU time (/proc/stat) beyond the processes listed: PostgreSQL\'s',
     '  other backends, the kernel, and anything else running on the machine; a large figure means a noisy run.',
     `- streams held ${r.large.streamMessages.toLocaleString('en-US')} (large) and ${r.small.streamMessages.toLocaleString('en-US')} (small) messages for ${r.large.changes.toLocaleString('en-US')} changes each.`,
