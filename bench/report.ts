@@ -183,21 +183,20 @@ export function noisyPhases(r: Results, cores = 0.35): string[] {
 export function cpuTable(r: Results): string {
   const procs = ['pgwalstreams', 'walsender', 'nats-server', 'pg_recvlogical', 'bench', 'bench (publisher)'];
   const phases = timedPhases(r);
-  const used = procs.filter((p) => phases.some(([, t]) => t?.cpu[p] !== undefined));
-  const rows = phases.map(([name, t]) => [
+  const used = procs.filter((p) => phases.some(([, t]) => t.cpu[p] !== undefined));
+  const rows = phases.map(([name, t, n]) => [
     name,
     fixed(t.seconds, 2),
     ...used.map((p) => (t.cpu[p] === undefined ? '' : fixed(t.cpu[p], 2))),
     fixed(otherCpu(t), 2),
     fixed(t.machineCpu / t.seconds, 2),
+    fixed((Object.values(t.cpu).reduce((a, b) => a + b, 0) / n) * 1e6, 1),
   ]);
-  return formatTable(['phase', 'wall s', ...used.map((p) => `${p} s`), 'other s', 'cores busy'], rows, [
-    false,
-    true,
-    ...used.map(() => true),
-    true,
-    true,
-  ]);
+  return formatTable(
+    ['phase', 'wall s', ...used.map((p) => `${p} s`), 'other s', 'cores busy', 'µs CPU/row'],
+    rows,
+    [false, true, ...used.map(() => true), true, true, true],
+  );
 }
 
 /** The machine line. */
