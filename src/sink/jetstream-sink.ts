@@ -88,10 +88,18 @@ interface PendingPublish {
 }
 
 interface PubAckBody {
-  stream?: string;
-  seq?: number;
-  duplicate?: boolean;
   error?: { code?: number; err_code?: number; description?: string };
+}
+
+const ERROR_KEY = Buffer.from('"error"');
+const SEQ_KEY = Buffer.from('"seq"');
+const DUPLICATE_KEY = Buffer.from('"duplicate":true');
+
+/** The decimal number at the end of a reply subject, read without slicing the string. */
+function seqOf(subject: string, from: number): number {
+  let n = 0;
+  for (let i = from; i < subject.length; i++) n = n * 10 + subject.charCodeAt(i) - 48;
+  return n;
 }
 
 /** A JetStream publisher for one replication session. */
@@ -168,7 +176,7 @@ export class JetStreamSink {
 
   private reply(msg: Msg): void {
     if (this.failure) return;
-    const seq = Number(msg.subject.slice(this.inbox.length));
+    const seq = seqOf(msg.subject, this.inbox.length);
     const p = this.pending.get(seq);
     if (!p) return; // a late reply for an event already failed or never sent by this session
     if (msg.headers?.hasError) {
@@ -187,18 +195,17 @@ export class JetStreamSink {
       return;
     }
     // A PubAck is small ASCII JSON: `{"stream":"db","seq":7}`, with `"duplicate":true` for a
-    // replay, or an `"error"` object. Parse it only when it is not the plain success.
-    const text = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength).toString('latin1');
-    let duplicate = false;
-    if (text.includes('"error"') || !text.includes('"seq"')) {
-      let body: PubAckBody;
+    // replay, or an `"error"` object. Its bytes are searched; only an error is parsed.
+    const body = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
+    if (body.includes(ERROR_KEY) || !body.includes(SEQ_KEY)) {
+      let parsed: PubAckBody;
       try {
-        body = JSON.parse(text) as PubAckBody;
+        parsed = JSON.parse(body.toString('utf8')) as PubAckBody;
       } catch (cause) {
         this.fail(new PublishError(`unreadable PubAck for ${p.subject}`, { cause, subject: p.subject }));
         return;
       }
-      const e = body.error;
+      const e = parsed.error;
       this.fail(
         new PublishError(
           `jetstream did not store an event on ${p.subject}: ${e?.description ?? 'no sequence in PubAck'}` +
@@ -207,11 +214,9 @@ export class JetStreamSink {
         ),
       );
       return;
-    } else {
-      duplicate = text.includes('"duplicate":true');
     }
     this.pending.delete(seq);
-    this.listener.acked(seq, duplicate, Date.now() - p.sentAt);
+    this.listener.acked(seq, body.includes(DUPLICATE_KEY), Date.now() - p.sentAt);
   }
 
   private checkTimeouts(): void {

@@ -233,6 +233,7 @@ describe('operations', () => {
       assert.ok(takeoverMs < 10_000, `takeover took ${takeoverMs} ms`);
     } finally {
       await Promise.all([active.dispose(), standby.dispose()]);
+      await s.pg.query('TRUNCATE ops');
     }
   });
 
