@@ -88,12 +88,37 @@ interface PendingPublish {
 }
 
 interface PubAckBody {
+  seq?: number;
+  duplicate?: boolean;
   error?: { code?: number; err_code?: number; description?: string };
 }
 
+const PLAIN_PUBACK = Buffer.from('{"stream":');
+const TRUE_END = Buffer.from('true}');
+
 const ERROR_KEY = Buffer.from('"error"');
-const SEQ_KEY = Buffer.from('"seq"');
-const DUPLICATE_KEY = Buffer.from('"duplicate":true');
+
+/**
+ * True for a success PubAck: it starts `{"stream":` and has no `"error"` key anywhere (nats-server
+ * puts `error` first, but the whole body is checked so that a different field order can never let
+ * an error pass as a success).
+ */
+export function isPlainPubAck(data: Uint8Array): boolean {
+  if (data.length < PLAIN_PUBACK.length + 8) return false;
+  for (let i = 0; i < PLAIN_PUBACK.length; i++) if (data[i] !== PLAIN_PUBACK[i]) return false;
+  outer: for (let i = 0; i + ERROR_KEY.length <= data.length; i++) {
+    for (let j = 0; j < ERROR_KEY.length; j++) if (data[i + j] !== ERROR_KEY[j]) continue outer;
+    return false;
+  }
+  return true;
+}
+
+/** True when the PubAck ends with `true}`, which only `"duplicate":true` produces. */
+export function pubAckEndsWithTrue(data: Uint8Array): boolean {
+  const start = data.length - TRUE_END.length;
+  for (let i = 0; i < TRUE_END.length; i++) if (data[start + i] !== TRUE_END[i]) return false;
+  return true;
+}
 
 /** The decimal number at the end of a reply subject, read without slicing the string. */
 function seqOf(subject: string, from: number): number {
@@ -194,29 +219,37 @@ export class JetStreamSink {
       );
       return;
     }
-    // A PubAck is small ASCII JSON: `{"stream":"db","seq":7}`, with `"duplicate":true` for a
-    // replay, or an `"error"` object. Its bytes are searched; only an error is parsed.
-    const body = Buffer.from(msg.data.buffer, msg.data.byteOffset, msg.data.byteLength);
-    if (body.includes(ERROR_KEY) || !body.includes(SEQ_KEY)) {
+    // A PubAck is small JSON: `{"stream":"db","seq":7}`, with `"duplicate":true` at the end for a
+    // replay, or `{"error":{…}}`. The plain success is recognised by its bytes; anything else is parsed.
+    const data = msg.data;
+    let duplicate: boolean;
+    if (isPlainPubAck(data)) {
+      duplicate = pubAckEndsWithTrue(data);
+    } else {
       let parsed: PubAckBody;
       try {
-        parsed = JSON.parse(body.toString('utf8')) as PubAckBody;
+        parsed = JSON.parse(
+          Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'),
+        ) as PubAckBody;
       } catch (cause) {
         this.fail(new PublishError(`unreadable PubAck for ${p.subject}`, { cause, subject: p.subject }));
         return;
       }
-      const e = parsed.error;
-      this.fail(
-        new PublishError(
-          `jetstream did not store an event on ${p.subject}: ${e?.description ?? 'no sequence in PubAck'}` +
-            (e?.err_code ? ` (err_code ${e.err_code})` : ''),
-          { subject: p.subject },
-        ),
-      );
-      return;
+      if (parsed.error || typeof parsed.seq !== 'number') {
+        const e = parsed.error;
+        this.fail(
+          new PublishError(
+            `jetstream did not store an event on ${p.subject}: ${e?.description ?? 'no sequence in PubAck'}` +
+              (e?.err_code ? ` (err_code ${e.err_code})` : ''),
+            { subject: p.subject },
+          ),
+        );
+        return;
+      }
+      duplicate = parsed.duplicate === true;
     }
     this.pending.delete(seq);
-    this.listener.acked(seq, body.includes(DUPLICATE_KEY), Date.now() - p.sentAt);
+    this.listener.acked(seq, duplicate, Date.now() - p.sentAt);
   }
 
   private checkTimeouts(): void {
