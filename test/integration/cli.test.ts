@@ -3,29 +3,13 @@
  * and its output. No servers are needed: these commands never connect.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
+import { runPgwalstreams as pgwalstreams } from './harness/service.js';
 
-const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
 const SECRET = 'cli-Pr0cess-secret';
-
-/** Runs pgwalstreams with `args` and a clean environment plus `env`. */
-async function pgwalstreams(args: string[], env: Record<string, string> = {}) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [MAIN, ...args], {
-      env: { PATH: process.env['PATH'] ?? '', ...env },
-    });
-    return { status: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { status: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 describe('command line', () => {
   let dir: string;

@@ -14,30 +14,12 @@ import {
   type Names,
   type Servers,
 } from './harness/scenario.js';
-import { ServiceProcess } from './harness/service.js';
+import { runPgwalstreams as command, ServiceProcess } from './harness/service.js';
 import { freePort, waitFor } from './harness/wait.js';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { stringify } from 'yaml';
-
-const MAIN = fileURLToPath(new URL('../../src/main.js', import.meta.url));
-
-/** Runs a pgwalstreams command and returns its exit status and output. */
-async function command(args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [MAIN, ...args], {
-      env: { PATH: process.env['PATH'] ?? '' },
-    });
-    return { status: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code?: number; stdout?: string; stderr?: string };
-    return { status: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
-  }
-}
 
 /** Fetches one endpoint of a service's HTTP server. */
 async function get(port: number, path: string): Promise<{ status: number; body: string }> {

@@ -3,7 +3,8 @@
  * run it, so tests can send it signals, kill -9 it and read its peak memory. Its log lines are
  * kept in memory and in a file; nothing reaches the test output.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -157,5 +158,21 @@ export class ServiceProcess {
       .map((l) => JSON.stringify(l))
       .concat(this.stderr ? [this.stderr] : [])
       .join('\n');
+  }
+}
+
+/** Runs a pgwalstreams command to its end, with a clean environment plus `env`. */
+export async function runPgwalstreams(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<{ status: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(MAIN, args, {
+      env: { PATH: process.env['PATH'] ?? '', ...env },
+    });
+    return { status: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code?: number; stdout?: string; stderr?: string };
+    return { status: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
   }
 }
