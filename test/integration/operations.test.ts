@@ -5,8 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { readStream, waitForConnection, waitForCount } from './harness/jetstream.js';
+import { readStream, streamCount, waitForConnection, waitForCount } from './harness/jetstream.js';
 import {
+  confirmedFlush,
   freshNames,
   serviceConfig,
   startServers,
@@ -261,6 +262,65 @@ describe('operations', () => {
     } finally {
       await service.dispose();
       rmSync(dir, { recursive: true, force: true });
+      await s.pg.query('TRUNCATE ops');
+    }
+  });
+
+  test('heartbeat: with listener.heartbeatInterval the idle slot advances, and heartbeats are never published', async () => {
+    const names = await freshNames(s);
+    const { service } = await startWithHttp(names, { listener: { heartbeatInterval: '200ms' } });
+    try {
+      const start = await confirmedFlush(s, names.slot);
+      // WHEN nothing else writes, the heartbeats alone move the confirmed position
+      await waitFor(async () => (await confirmedFlush(s, names.slot)) > start || undefined, {
+        what: 'the slot to advance on heartbeats',
+      });
+      const later = await confirmedFlush(s, names.slot);
+      await waitFor(async () => (await confirmedFlush(s, names.slot)) > later || undefined, {
+        what: 'the slot to keep advancing',
+      });
+      // THEN no heartbeat reached the stream
+      assert.equal(await streamCount(s.nc, names.stream), 0);
+    } finally {
+      await service.dispose();
+    }
+  });
+
+  test('a second SIGTERM exits at once while the first waits for PubAcks, confirming nothing unacknowledged', async () => {
+    const names = await freshNames(s);
+    const { service } = await startWithHttp(names, {
+      listener: { shutdownTimeout: '60s' },
+      nats: { ackTimeout: '60s' },
+    });
+    try {
+      // GIVEN a change published while nats-server is down: its PubAck cannot come
+      await s.nats.stop();
+      const before = await confirmedFlush(s, names.slot);
+      await s.pg.query('INSERT INTO ops VALUES (777, 7)');
+      await waitFor(async () => (await confirmedFlush(s, names.slot)) === before || undefined, {
+        what: 'a settled slot',
+      });
+      await new Promise((r) => setTimeout(r, 300)); // the change reaches the service's publish window
+      // WHEN it gets SIGTERM, it waits for the PubAck (up to the 60 s grace period)
+      service.kill('SIGTERM');
+      await service.waitForLog('stopping: waiting for outstanding pubacks');
+      const stillRunning = await Promise.race([
+        service.exited.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), 1000)),
+      ]);
+      assert.ok(stillRunning, 'the first signal waits');
+      // AND a second SIGTERM ends it at once
+      const t0 = Date.now();
+      service.kill('SIGTERM');
+      const exit = await service.exited;
+      assert.equal(exit.code, 130);
+      assert.ok(Date.now() - t0 < 5000, 'it exited at once');
+      // THEN the unacknowledged change was not confirmed: the slot has not moved past it
+      assert.equal(await confirmedFlush(s, names.slot), before);
+    } finally {
+      await service.dispose();
+      await s.nats.start();
+      await waitForConnection(s.nc);
       await s.pg.query('TRUNCATE ops');
     }
   });
