@@ -24,7 +24,7 @@ import {
 } from './event/change-event.js';
 import { eventId, systemNamespace } from './event/event-id.js';
 import { COMMIT_MARKER, TransactionAssembler, type Change, type Relation } from './event/transaction.js';
-import { missingTypes } from './event/values.js';
+import { FIRST_GENBKI_OBJECT_ID, missingTypes } from './event/values.js';
 import type { Logger } from './ops/log.js';
 import type { Metrics } from './ops/metrics.js';
 import { Router, type RouteSettings } from './route/router.js';
@@ -57,14 +57,12 @@ export interface PipelineSettings {
   shutdownTimeoutMs: number;
 }
 
-/** Types with lower OIDs are built in; the others are described by the catalog. */
-const FIRST_CATALOG_OID = 10000;
 /** How often at most the types of one table are read again after a value did not match. */
 const TYPE_REFRESH_MS = 10_000;
 
 /** True when a relation has a column whose type the catalog describes. */
 function usesCatalogTypes(relation: Relation): boolean {
-  return relation.columns.some((c) => c.typeOid >= FIRST_CATALOG_OID);
+  return relation.columns.some((c) => c.typeOid >= FIRST_GENBKI_OBJECT_ID);
 }
 
 /** What the pipeline is doing. */
@@ -327,7 +325,7 @@ export class Pipeline {
             throw err;
           const relation = change.relation;
           const asText: BadValue = (column, text, cause) => {
-            if (column.typeOid < FIRST_CATALOG_OID) throw cause;
+            if (column.typeOid < FIRST_GENBKI_OBJECT_ID) throw cause;
             log.warn(
               { schema: relation.schema, table: relation.table, column: column.name, err: cause },
               'a value does not match its type as the catalog describes it now: published as text',

@@ -100,7 +100,7 @@ export interface TypeLookup {
  * versions. Those this module has no table entry for are scalars written as text; above it,
  * a type must come from the lookup.
  */
-const FIRST_GENBKI_OBJECT_ID = 10000;
+export const FIRST_GENBKI_OBJECT_ID = 10000;
 
 /**
  * Built-in arrays, from pg_type (PostgreSQL 15): [array OID, element OID, element delimiter if
