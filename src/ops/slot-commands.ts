@@ -3,6 +3,7 @@
  * WAL, who holds it) and `pgwalstreams drop-slot` (for decommissioning; it needs `--yes`).
  */
 import type pg from 'pg';
+import type { CliIo } from '../cli.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
 import { pipelineSettings } from '../settings.js';
@@ -10,20 +11,13 @@ import { formatLsn } from '../source/lsn.js';
 import { connectSql } from '../source/replication-connection.js';
 import { readSlotStatus } from '../source/slot-monitor.js';
 
-/** Where the commands write. */
-export interface CommandIo {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-  env: NodeJS.ProcessEnv;
-}
-
 /**
  * Loads the configuration, connects, and runs `work`; returns its exit status, or 2 for a
  * configuration error and 1 for a database error, each printed as one clear line.
  */
 async function withDatabase(
   configPath: string,
-  io: CommandIo,
+  io: CliIo,
   work: (c: pg.Client, slot: string, publication: string) => Promise<number>,
 ): Promise<number> {
   let client: pg.Client | undefined;
@@ -44,7 +38,7 @@ const mb = (bytes: number | null) =>
   bytes === null ? 'unknown' : `${(bytes / 1024 / 1024).toFixed(1)} MB (${bytes} bytes)`;
 
 /** Prints the slot's state; exit status 0 when the slot exists and is healthy, 1 otherwise. */
-export async function statusCommand(configPath: string, io: CommandIo): Promise<number> {
+export async function statusCommand(configPath: string, io: CliIo): Promise<number> {
   return withDatabase(configPath, io, async (client, slot, publication) => {
     const status = await readSlotStatus(client, slot);
     const pub = (
@@ -79,11 +73,7 @@ export async function statusCommand(configPath: string, io: CommandIo): Promise<
  * Drops the slot so that the server stops keeping WAL for it. Without `confirmed` it only says
  * what it would do (exit 2); it refuses while an instance holds the slot (exit 1).
  */
-export async function dropSlotCommand(
-  configPath: string,
-  confirmed: boolean,
-  io: CommandIo,
-): Promise<number> {
+export async function dropSlotCommand(configPath: string, confirmed: boolean, io: CliIo): Promise<number> {
   return withDatabase(configPath, io, async (client, slot) => {
     const status = await readSlotStatus(client, slot);
     if (!status) {
