@@ -11,9 +11,7 @@ import { connect } from '@nats-io/transport-node';
 import pg from 'pg';
 import { certDir, type CertDir, type CertPair } from './harness/certs.js';
 import { readStream, waitForCount } from './harness/jetstream.js';
-import { startNats } from './harness/nats.js';
-import { startPostgres } from './harness/postgres.js';
-import { freshNames, serviceConfig, startService, type Servers } from './harness/scenario.js';
+import { freshNames, serviceConfig, startServers, startService, type Servers } from './harness/scenario.js';
 import { ServiceProcess, type Exit, type LogLine } from './harness/service.js';
 import { waitFor } from './harness/wait.js';
 
@@ -77,41 +75,28 @@ describe('TLS and authentication', () => {
       pass: NATS_PASSWORD,
     };
 
-    const [pgStart, natsStart] = await Promise.allSettled([
-      startPostgres({
-        files: { 'server.crt': server.cert, 'server.key': server.key, 'ca.crt': ca.cert },
-        settings: {
-          ssl: true,
-          ssl_cert_file: 'server.crt',
-          ssl_key_file: 'server.key',
-          ssl_ca_file: 'ca.crt',
-          // 127.0.0.2 is a loopback address that the server certificate does not name.
-          listen_addresses: '127.0.0.1,127.0.0.2',
+    try {
+      s = await startServers({
+        postgres: {
+          files: { 'server.crt': server.cert, 'server.key': server.key, 'ca.crt': ca.cert },
+          settings: {
+            ssl: true,
+            ssl_cert_file: 'server.crt',
+            ssl_key_file: 'server.key',
+            ssl_ca_file: 'ca.crt',
+            // 127.0.0.2 is a loopback address that the server certificate does not name.
+            listen_addresses: '127.0.0.1,127.0.0.2',
+          },
+          // TCP only with TLS and a client certificate signed by the CA; no rule for plain TCP.
+          hba: ['local all all trust', 'hostssl all all 127.0.0.0/8 trust clientcert=verify-ca'],
+          clientSsl: { ca: ca.cert, cert: pgClient.cert, key: pgClient.key },
         },
-        // TCP only with TLS and a client certificate signed by the CA; no rule for plain TCP.
-        hba: ['local all all trust', 'hostssl all all 127.0.0.0/8 trust clientcert=verify-ca'],
-        clientSsl: { ca: ca.cert, cert: pgClient.cert, key: pgClient.key },
-      }),
-      startNats({ args: ['-c', natsConf], connectOptions: natsClientOptions }),
-    ]);
-    if (pgStart.status === 'rejected' || natsStart.status === 'rejected') {
-      if (pgStart.status === 'fulfilled') await pgStart.value.dispose();
-      if (natsStart.status === 'fulfilled') await natsStart.value.dispose();
+        nats: { args: ['-c', natsConf], connectOptions: natsClientOptions },
+      });
+    } catch (err) {
       certs.dispose();
-      throw pgStart.status === 'rejected' ? pgStart.reason : (natsStart as PromiseRejectedResult).reason;
+      throw err;
     }
-    const pgs = pgStart.value;
-    const nats = natsStart.value;
-    const nc = await connect({ ...natsClientOptions, servers: nats.url });
-    s = {
-      pg: pgs,
-      nats,
-      nc,
-      async dispose() {
-        await nc.close().catch(() => {});
-        await Promise.all([pgs.dispose(), nats.dispose()]);
-      },
-    };
   });
 
   after(async () => {

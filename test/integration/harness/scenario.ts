@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { parseLsn } from '../../../src/source/lsn.js';
 import { createStream } from './jetstream.js';
-import { startNats, type NatsServer } from './nats.js';
-import { startPostgres, type PostgresServer } from './postgres.js';
+import { startNats, type NatsOptions, type NatsServer } from './nats.js';
+import { startPostgres, type PostgresOptions, type PostgresServer } from './postgres.js';
 import { ServiceProcess } from './service.js';
 
 /** Servers and a client shared by the tests of one file. */
@@ -25,17 +25,37 @@ export interface Servers {
 
 /**
  * Starts a PostgreSQL (logical) and a nats-server (JetStream) and connects to NATS.
- * `natsConfig` is the text of a nats-server configuration file (for limits such as max_payload).
+ * `natsConfig` is the text of a nats-server configuration file (for limits such as max_payload);
+ * `postgres` and `nats` are the harness options of each server (TLS, hba rules, …), and the test's
+ * own NATS client connects with `nats.connectOptions`. If one server fails to start, the other
+ * is disposed before the error is thrown.
  */
-export async function startServers(options: { natsConfig?: string } = {}): Promise<Servers> {
-  let natsArgs: string[] = [];
+export async function startServers(
+  options: { natsConfig?: string; postgres?: PostgresOptions; nats?: NatsOptions } = {},
+): Promise<Servers> {
+  const natsOptions: NatsOptions = { ...options.nats };
   if (options.natsConfig !== undefined) {
     const file = join(mkdtempSync(join(tmpdir(), 'pgwalstreams-nats-conf-')), 'nats.conf');
     writeFileSync(file, options.natsConfig);
-    natsArgs = ['-c', file];
+    natsOptions.args = [...(natsOptions.args ?? []), '-c', file];
   }
-  const [pgs, nats] = await Promise.all([startPostgres(), startNats({ args: natsArgs })]);
-  const nc = await connect({ servers: nats.url, maxReconnectAttempts: -1, reconnectTimeWait: 200 });
+  const [pgStart, natsStart] = await Promise.allSettled([
+    startPostgres(options.postgres),
+    startNats(natsOptions),
+  ]);
+  if (pgStart.status === 'rejected' || natsStart.status === 'rejected') {
+    if (pgStart.status === 'fulfilled') await pgStart.value.dispose();
+    if (natsStart.status === 'fulfilled') await natsStart.value.dispose();
+    throw pgStart.status === 'rejected' ? pgStart.reason : (natsStart as PromiseRejectedResult).reason;
+  }
+  const pgs = pgStart.value;
+  const nats = natsStart.value;
+  const nc = await connect({
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 200,
+    ...natsOptions.connectOptions,
+    servers: nats.url,
+  });
   return {
     pg: pgs,
     nats,
