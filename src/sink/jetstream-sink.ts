@@ -1,24 +1,19 @@
 /**
  * Publishing to JetStream with a bounded window of unacknowledged messages.
  *
- * Each event is sent with a core NATS publish whose reply subject is `<inbox>.<seq>`; one
- * wildcard subscription receives every PubAck and matches it to its event by `seq`. This
- * avoids a timer, a promise and an error object per message (what `js.publish()` costs) and
- * lets thousands of publishes be in flight at once.
+ * Each event is sent as a core NATS publish (an `HPUB` frame, written in batches by `HpubBatch`)
+ * whose reply subject is `<inbox>.<seq>`; one wildcard subscription receives every PubAck and
+ * matches it to its event by `seq`. This avoids a timer, a promise and an error object per
+ * message (what `js.publish()` costs) and lets thousands of publishes be in flight at once.
  *
  * Contract: an event counts as stored only when its PubAck arrives without error. A missing
  * stream (no responders), an error PubAck or a PubAck that does not arrive within the ack
  * timeout is reported once, as a `PublishError`, and the sink stops accepting events.
  */
-import {
-  createInbox,
-  type Msg,
-  type MsgHdrs,
-  type NatsConnection,
-  type Subscription,
-} from '@nats-io/transport-node';
+import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import { PublishError } from '../errors.js';
 import type { EventMeta } from '../event/change-event.js';
+import { HpubBatch, type SendBytes } from './hpub-batch.js';
 
 /** The headers sent with every event besides `Nats-Msg-Id`. */
 export const Header = {
@@ -44,42 +39,31 @@ export interface SinkOptions {
 }
 
 /**
- * A header block already encoded. nats.js 3.4 reads a message's headers only through `encode()`
- * when publishing (the integration tests check every header arrives), so this replaces building a
- * `MsgHdrs` map and encoding it for every event.
+ * The header section of an event: `Nats-Msg-Id`, then the transaction metadata. ASCII only (ids,
+ * LSNs and numbers), so its length in characters is its length in bytes.
  */
-class EncodedHeaders {
-  constructor(private readonly bytes: Uint8Array) {}
-
-  encode(): Uint8Array {
-    return this.bytes;
-  }
-}
-
-/**
- * Encodes an event's header block and payload with one UTF-8 encode: the header block is ASCII, so
- * its byte length is its string length, and the two are views of one buffer.
- */
-export function encodeMessage(
-  msgId: string,
-  meta: EventMeta,
-  payload: string | Uint8Array,
-): { headers: MsgHdrs & { encode(): Uint8Array }; data: Uint8Array } {
+export function headerBlock(msgId: string, meta: EventMeta): string {
   let block = `NATS/1.0\r\n${Header.MsgId}: ${msgId}\r\n${Header.Lsn}: ${meta.lsn}\r\n`;
   block += meta.xid === null ? `${Header.Transactional}: false\r\n` : `${Header.Xid}: ${meta.xid}\r\n`;
   if (meta.position !== null) block += `${Header.Position}: ${meta.position}\r\n`;
-  block += '\r\n';
-  let head: Uint8Array;
-  let data: Uint8Array;
-  if (typeof payload === 'string') {
-    const all = Buffer.from(block + payload, 'utf8');
-    head = all.subarray(0, block.length);
-    data = all.subarray(block.length);
-  } else {
-    head = Buffer.from(block, 'latin1');
-    data = payload;
+  return block + '\r\n';
+}
+
+/**
+ * The connection's own command queue, which nats.js 3.4 exposes as `protocol.sendCommand`: bytes
+ * given to it go out in order with the client's other commands, are held while the connection is
+ * down and sent after a reconnect, as `publish()` does with its own frames. The nats.js version is
+ * pinned in package.json; a version without it is refused here rather than failing later.
+ */
+function commandQueue(nc: NatsConnection): SendBytes {
+  const protocol = (nc as unknown as { protocol?: { sendCommand?: unknown } }).protocol;
+  const sendCommand = protocol?.sendCommand;
+  if (typeof sendCommand !== 'function') {
+    throw new Error(
+      'the installed nats.js client has no protocol.sendCommand: install the @nats-io/transport-node version pgwalstreams pins',
+    );
   }
-  return { headers: new EncodedHeaders(head) as unknown as MsgHdrs & { encode(): Uint8Array }, data };
+  return (bytes) => (sendCommand as (cmd: Uint8Array) => void).call(protocol, bytes);
 }
 
 interface PendingPublish {
@@ -130,6 +114,7 @@ function seqOf(subject: string, from: number): number {
 /** A JetStream publisher for one replication session. */
 export class JetStreamSink {
   private readonly inbox: string;
+  private readonly batch: HpubBatch;
   private readonly subscription: Subscription;
   private readonly pending = new Map<number, PendingPublish>();
   private readonly timer: NodeJS.Timeout;
@@ -140,6 +125,7 @@ export class JetStreamSink {
     private readonly listener: SinkListener,
     private readonly options: SinkOptions,
   ) {
+    this.batch = new HpubBatch(commandQueue(nc));
     this.inbox = createInbox('_pgwalstreams') + '.';
     this.subscription = nc.subscribe(this.inbox + '*', {
       callback: (err, msg) =>
@@ -159,13 +145,19 @@ export class JetStreamSink {
    */
   publish(seq: number, subject: string, msgId: string, payload: string | Uint8Array, meta: EventMeta): void {
     if (this.failure) return;
-    const { headers: h, data } = encodeMessage(msgId, meta, payload);
-    try {
-      this.nc.publish(subject, data, { headers: h, reply: this.inbox + seq });
-    } catch (cause) {
+    if (this.nc.isClosed()) {
+      this.fail(new PublishError(`publish to ${subject} failed: the NATS connection is closed`, { subject }));
+      return;
+    }
+    const max = this.nc.info?.max_payload ?? Infinity;
+    const size = this.batch.add(subject, this.inbox + seq, headerBlock(msgId, meta), payload, max);
+    if (size > max) {
       this.fail(
-        this.tooLarge(subject, msgId, h.encode().byteLength + data.byteLength) ??
-          new PublishError(`publish to ${subject} failed`, { cause, subject }),
+        new PublishError(
+          `event ${msgId} on ${subject} is ${size} bytes with its headers, more than the NATS server's max_payload of ${max} bytes: ` +
+            'raise max_payload in the nats-server configuration (up to 64MB); pgwalstreams retries meanwhile',
+          { subject },
+        ),
       );
       return;
     }
@@ -186,17 +178,6 @@ export class JetStreamSink {
   close(): void {
     clearInterval(this.timer);
     this.subscription.unsubscribe();
-  }
-
-  /** An error naming the fix when a message of `size` bytes is over the server's `max_payload`, else null. */
-  private tooLarge(subject: string, msgId: string, size: number): PublishError | null {
-    const max = this.nc.info?.max_payload;
-    if (max === undefined || size <= max) return null;
-    return new PublishError(
-      `event ${msgId} on ${subject} is ${size} bytes with its headers, more than the NATS server's max_payload of ${max} bytes: ` +
-        'raise max_payload in the nats-server configuration (up to 64MB); pgwalstreams retries meanwhile',
-      { subject },
-    );
   }
 
   private reply(msg: Msg): void {

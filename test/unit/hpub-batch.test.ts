@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { HpubBatch } from '../../src/sink/hpub-batch.js';
+
+interface Frame {
+  subject: string;
+  reply: string;
+  headers: string;
+  payload: Buffer;
+}
+
+/** Reads HPUB frames as nats-server does: the line's byte counts must match the bytes that follow. */
+function parseFrames(bytes: Buffer): Frame[] {
+  const frames: Frame[] = [];
+  let at = 0;
+  while (at < bytes.length) {
+    const eol = bytes.indexOf('\r\n', at);
+    assert.ok(eol > at, `no protocol line at byte ${at}`);
+    const parts = bytes.subarray(at, eol).toString('utf8').split(' ');
+    assert.equal(parts.length, 5, `HPUB line has 5 fields: ${parts.join(' ')}`);
+    const [op, subject, reply, hlenText, totalText] = parts as [string, string, string, string, string];
+    assert.equal(op, 'HPUB');
+    assert.match(hlenText, /^[1-9]\d*$/);
+    assert.match(totalText, /^[1-9]\d*$/);
+    const hlen = Number(hlenText);
+    const total = Number(totalText);
+    const body = eol + 2;
+    assert.ok(body + total + 2 <= bytes.length, 'frame runs past the data');
+    assert.equal(
+      bytes.subarray(body + total, body + total + 2).toString('latin1'),
+      '\r\n',
+      'frame ends with CRLF',
+    );
+    const headers = bytes.subarray(body, body + hlen).toString('latin1');
+    assert.ok(headers.startsWith('NATS/1.0\r\n') && headers.endsWith('\r\n\r\n'), 'header block is whole');
+    frames.push({ subject, reply, headers, payload: Buffer.from(bytes.subarray(body + hlen, body + total)) });
+    at = body + total + 2;
+  }
+  return frames;
+}
+
+/** A batch whose sends are recorded, each copied at the time it is made. */
+function recorder(flushBytes?: number) {
+  const sends: { view: Uint8Array; copy: Buffer }[] = [];
+  const batch = new HpubBatch((view) => sends.push({ view, copy: Buffer.from(view) }), flushBytes);
+  const all = () => Buffer.concat(sends.map((s) => s.copy));
+  return { batch, sends, all };
+}
+
+const HEADERS = 'NATS/1.0\r\nNats-Msg-Id: id-1\r\n\r\n';
+const tick = () => new Promise<void>((resolve) => queueMicrotask(resolve));
+
+describe('HpubBatch', () => {
+  test('frames wait for a microtask and go out as one send, with exact byte counts', async () => {
+    const { batch, sends, all } = recorder();
+    const payloads = ['{"id":1}', '{"name":"x"}', '{}'];
+    payloads.forEach((p, i) =>
+      assert.equal(batch.add(`db.public.t${i}`, `_in.${i}`, HEADERS, p, 1e6), HEADERS.length + p.length),
+    );
+    assert.equal(sends.length, 0, 'nothing sent while the work that fills the batch runs');
+    await tick();
+    assert.equal(sends.length, 1);
+    const frames = parseFrames(all());
+    assert.deepEqual(
+      frames.map((f) => [f.subject, f.reply, f.headers, f.payload.toString('utf8')]),
+      payloads.map((p, i) => [`db.public.t${i}`, `_in.${i}`, HEADERS, p]),
+    );
+  });
+
+  test('multi-byte characters are counted in bytes, in the payload and in the subject', async () => {
+    const { batch, all } = recorder();
+    // 1 + 2 + 3 + 4 bytes per character; the counts change number of digits (9x → 1xx).
+    const payloads = ['a', 'é', '€', '😀', 'é'.repeat(60), '€'.repeat(40) + 'x'.repeat(20)];
+    const sizes = payloads.map((p) => batch.add('db.public.café', '_in.1', HEADERS, p, 1e6));
+    assert.deepEqual(
+      sizes,
+      payloads.map((p) => HEADERS.length + Buffer.byteLength(p)),
+    );
+    await tick();
+    const frames = parseFrames(all());
+    assert.deepEqual(
+      frames.map((f) => [f.subject, f.payload.toString('utf8')]),
+      payloads.map((p) => ['db.public.café', p]),
+    );
+  });
+
+  test('byte payloads are sent as they are, in order with text frames', async () => {
+    const { batch, all } = recorder();
+    const bytes = Uint8Array.from([0, 0xff, 13, 10, 0x80, 65]);
+    batch.add('a', 'r.1', HEADERS, 'first', 1e6);
+    assert.equal(batch.add('b', 'r.2', HEADERS, bytes, 1e6), HEADERS.length + bytes.length);
+    batch.add('c', 'r.3', HEADERS, 'third', 1e6);
+    await tick();
+    const frames = parseFrames(all());
+    assert.deepEqual(
+      frames.map((f) => f.subject),
+      ['a', 'b', 'c'],
+    );
+    assert.deepEqual([...frames[1]!.payload], [...bytes]);
+    assert.equal(frames[2]!.payload.toString(), 'third');
+  });
+
+  test('a message over maxBytes is not queued, and its size is returned', async () => {
+    const { batch, sends, all } = recorder();
+    const big = 'é'.repeat(100); // 100 characters, 200 bytes
+    const max = HEADERS.length + 150;
+    assert.equal(batch.add('a', 'r.1', HEADERS, big, max), HEADERS.length + 200);
+    assert.equal(batch.add('a', 'r.2', HEADERS, new Uint8Array(151), max), HEADERS.length + 151);
+    assert.equal(batch.add('b', 'r.3', HEADERS, 'ok', max), HEADERS.length + 2);
+    await tick();
+    assert.equal(sends.length, 1);
+    assert.deepEqual(
+      parseFrames(all()).map((f) => f.reply),
+      ['r.3'],
+    );
+  });
+
+  test('a full batch is sent at once; frames larger than the buffer and sent bytes are never overwritten', async () => {
+    const { batch, sends, all } = recorder(1024);
+    const payloads: string[] = [];
+    for (let i = 0; i < 2000; i++) payloads.push(`{"i":${i},"text":"${'x'.repeat(i % 50)}"}`);
+    payloads.splice(700, 0, 'y'.repeat(300_000), 'é'.repeat(200_000)); // larger than one buffer
+    for (const [i, p] of payloads.entries()) batch.add('db.public.t', `_in.${i}`, HEADERS, p, 1e9);
+    assert.ok(sends.length > 100, `sent ${sends.length} times before the microtask`);
+    for (const s of sends) assert.deepEqual(Buffer.from(s.view), s.copy, 'a sent buffer changed afterwards');
+    await tick();
+    const frames = parseFrames(all());
+    assert.equal(frames.length, payloads.length);
+    frames.forEach((f, i) => {
+      assert.equal(f.reply, `_in.${i}`);
+      assert.equal(f.payload.toString('utf8'), payloads[i]);
+    });
+  });
+});
