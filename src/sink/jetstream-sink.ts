@@ -10,7 +10,8 @@
  * stream (no responders), an error PubAck or a PubAck that does not arrive within the ack
  * timeout is reported once, as a `PublishError`, and the sink stops accepting events.
  */
-import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { randomBytes } from 'node:crypto';
 import { PublishError } from '../errors.js';
 import type { EventMeta } from '../event/change-event.js';
 import { HpubBatch, type SendBytes } from './hpub-batch.js';
@@ -126,7 +127,9 @@ export class JetStreamSink {
     private readonly options: SinkOptions,
   ) {
     this.batch = new HpubBatch(commandQueue(nc));
-    this.inbox = createInbox('_pgwalstreams') + '.';
+    // Short, because every publish carries it and every PubAck comes back on it: `_pgw.` and 72
+    // random bits, unique to this session.
+    this.inbox = `_pgw.${randomBytes(9).toString('base64url')}.`;
     this.subscription = nc.subscribe(this.inbox + '*', {
       callback: (err, msg) =>
         err ? this.fail(new PublishError('pubAck subscription failed', { cause: err })) : this.reply(msg),
