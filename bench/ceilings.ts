@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import { createInbox, connect, headers, type Msg } from '@nats-io/transport-node';
-import { CpuWatch, MachineCpuWatch } from './cpu.js';
+import { CpuWatch, MachineCpuWatch, type MachineCpu } from './cpu.js';
 import { streamCount } from '../test/integration/harness/jetstream.js';
 import {
   createPhaseStream,
@@ -21,8 +21,8 @@ export interface Timed {
   seconds: number;
   /** CPU seconds by process name; a process that could not be watched is absent. */
   cpu: Record<string, number>;
-  /** CPU seconds of the whole machine in the same interval (ours plus everything else). */
-  machineCpu: number;
+  /** CPU seconds of the whole machine in the same interval (ours plus everything else), and steal. */
+  machineCpu: MachineCpu;
 }
 
 /** A 36-character id shaped like the service's UUIDs, unique per `seq`. */

@@ -79,20 +79,36 @@ export class CpuWatch {
   }
 }
 
-/** CPU seconds the whole machine has been busy (every core, every process, the kernel), from /proc/stat. */
-export function machineBusySeconds(): number {
+/** CPU seconds of the whole machine, from /proc/stat. */
+export interface MachineCpu {
+  /** Busy on this machine: every core, every process, the kernel. */
+  busy: number;
+  /**
+   * Taken by the hypervisor for other guests while this virtual machine had work to run ("steal"):
+   * the processes measured were runnable but did not run, so a phase with steal runs slower than
+   * the machine can.
+   */
+  steal: number;
+}
+
+/** The machine's CPU seconds so far. */
+export function machineCpuSeconds(): MachineCpu {
   const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0] ?? '';
   // cpu  user nice system idle iowait irq softirq steal guest guest_nice (guest time is in user)
   const [user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number);
-  return ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / CLK_TCK;
+  return {
+    busy: ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0)) / CLK_TCK,
+    steal: (steal ?? 0) / CLK_TCK,
+  };
 }
 
-/** The machine's busy CPU seconds during a measurement: what else ran shows as the excess over ours. */
+/** The machine's CPU seconds during a measurement: what else ran shows as the excess over ours. */
 export class MachineCpuWatch {
-  private readonly start = machineBusySeconds();
+  private readonly start = machineCpuSeconds();
 
-  /** Busy CPU seconds of the machine since the start. */
-  stop(): number {
-    return machineBusySeconds() - this.start;
+  /** Busy and stolen CPU seconds of the machine since the start. */
+  stop(): MachineCpu {
+    const now = machineCpuSeconds();
+    return { busy: now.busy - this.start.busy, steal: now.steal - this.start.steal };
   }
 }

@@ -9,7 +9,7 @@
 import pg from 'pg';
 import { serviceConfig, startService } from '../test/integration/harness/scenario.js';
 import { freePort } from '../test/integration/harness/wait.js';
-import { CpuWatch, MachineCpuWatch } from './cpu.js';
+import { CpuWatch, MachineCpuWatch, type MachineCpu } from './cpu.js';
 import {
   createPhaseStream,
   deleteStream,
@@ -55,7 +55,7 @@ export interface LatencyResult {
   /** The wall time the CPU figures cover. */
   cpuWallSeconds: number;
   /** CPU seconds of the whole machine in that time. */
-  machineCpu: number;
+  machineCpu: MachineCpu;
 }
 
 /** An event's `commitTime` (RFC 3339, UTC, microseconds) in microseconds since the epoch. */

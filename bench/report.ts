@@ -167,7 +167,7 @@ function timedPhases(r: Results): [string, Timed, number][] {
 
 /** CPU seconds of the machine beyond the processes watched. */
 const otherCpu = (t: Timed): number =>
-  Math.max(0, t.machineCpu - Object.values(t.cpu).reduce((a, b) => a + b, 0));
+  Math.max(0, t.machineCpu.busy - Object.values(t.cpu).reduce((a, b) => a + b, 0));
 
 /**
  * The phases during which something else kept more than `cores` of the machine busy (another
@@ -177,6 +177,17 @@ export function noisyPhases(r: Results, cores = 0.35): string[] {
   return timedPhases(r)
     .filter(([, t]) => otherCpu(t) / t.seconds > cores)
     .map(([name, t]) => `${name} (${fixed(otherCpu(t) / t.seconds, 2)} cores)`);
+}
+
+/**
+ * The phases during which the hypervisor took more than `cores` of CPU time from this virtual
+ * machine (steal): the processes were ready to run and did not, so those figures are slower, and
+ * latencies longer, than the machine gives when it has its cores to itself.
+ */
+export function stolenPhases(r: Results, cores = 0.1): string[] {
+  return timedPhases(r)
+    .filter(([, t]) => t.machineCpu.steal / t.seconds > cores)
+    .map(([name, t]) => `${name} (${fixed(t.machineCpu.steal / t.seconds, 2)} cores)`);
 }
 
 /** Where the CPU went: seconds per process in each timed phase, and cores busy on average. */
@@ -189,13 +200,14 @@ export function cpuTable(r: Results): string {
     fixed(t.seconds, 2),
     ...used.map((p) => (t.cpu[p] === undefined ? '' : fixed(t.cpu[p], 2))),
     fixed(otherCpu(t), 2),
-    fixed(t.machineCpu / t.seconds, 2),
+    fixed(t.machineCpu.steal, 2),
+    fixed(t.machineCpu.busy / t.seconds, 2),
     fixed((Object.values(t.cpu).reduce((a, b) => a + b, 0) / n) * 1e6, 1),
   ]);
   return formatTable(
-    ['phase', 'wall s', ...used.map((p) => `${p} s`), 'other s', 'cores busy', 'µs CPU/row'],
+    ['phase', 'wall s', ...used.map((p) => `${p} s`), 'other s', 'steal s', 'cores busy', 'µs CPU/row'],
     rows,
-    [false, true, ...used.map(() => true), true, true, true],
+    [false, true, ...used.map(() => true), true, true, true, true],
   );
 }
 

@@ -14,7 +14,15 @@ import { latency } from './latency.js';
 import { describeMachine } from './machine.js';
 import { memory } from './memory.js';
 import { naivePublish } from './naive.js';
-import { cpuTable, figuresTable, machineLine, noisyPhases, targets, type Results } from './report.js';
+import {
+  cpuTable,
+  figuresTable,
+  machineLine,
+  noisyPhases,
+  stolenPhases,
+  targets,
+  type Results,
+} from './report.js';
 import { PG_SETTINGS, startBenchServers } from './servers.js';
 import { throughput, type ThroughputResult } from './throughput.js';
 
@@ -177,10 +185,17 @@ async function main(): Promise<void> {
 function notes(r: Results): string {
   const l = r.latency;
   const noisy = noisyPhases(r);
+  const stolen = stolenPhases(r);
   return [
     ...(noisy.length > 0
       ? [
           `WARNING: other work kept the machine busy during: ${noisy.join(', ')}; those figures are not reliable.`,
+        ]
+      : []),
+    ...(stolen.length > 0
+      ? [
+          `WARNING: the hypervisor took CPU time from this virtual machine (steal) during: ${stolen.join(', ')};`,
+          '  those phases ran slower, and with longer latencies, than the machine gives with its cores to itself.',
         ]
       : []),
     'notes:',
@@ -199,6 +214,8 @@ function notes(r: Results): string {
     '  changes little when other work shares the machine.',
     '- "other s" is the machine\'s busy CPU time (/proc/stat) beyond the processes listed: PostgreSQL\'s',
     '  other backends, the kernel, and anything else running on the machine; a large figure means a noisy run.',
+    '- "steal s" is CPU time the hypervisor gave to other virtual machines while this one had work to run',
+    '  (/proc/stat steal); it is not in "cores busy".',
     `- streams held ${r.large.streamMessages.toLocaleString('en-US')} (large) and ${r.small.streamMessages.toLocaleString('en-US')} (small) messages for ${r.large.changes.toLocaleString('en-US')} changes each.`,
   ].join('\n');
 }
