@@ -226,7 +226,7 @@ export class Pipeline {
             fail(err);
           },
         },
-        { ackTimeoutMs: settings.ackTimeoutMs },
+        { ackTimeoutMs: settings.ackTimeoutMs, window: settings.maxInFlight },
       );
 
       const publish = (subject: string, id: string, body: string | Uint8Array, meta: EventMeta) => {

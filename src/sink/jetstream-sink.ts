@@ -15,6 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { PublishError } from '../errors.js';
 import type { EventMeta } from '../event/change-event.js';
 import { HpubBatch, type SendBytes } from './hpub-batch.js';
+import { InFlight } from './in-flight.js';
 
 /** The headers sent with every event besides `Nats-Msg-Id`. */
 export const Header = {
@@ -37,6 +38,8 @@ export interface SinkListener {
 export interface SinkOptions {
   /** How long to wait for a PubAck before the publish counts as failed. */
   ackTimeoutMs: number;
+  /** Events expected in flight at most (the publish window); more are handled, less efficiently. */
+  window: number;
 }
 
 /**
@@ -65,11 +68,6 @@ function commandQueue(nc: NatsConnection): SendBytes {
     );
   }
   return (bytes) => (sendCommand as (cmd: Uint8Array) => void).call(protocol, bytes);
-}
-
-interface PendingPublish {
-  subject: string;
-  sentAt: number;
 }
 
 interface PubAckBody {
@@ -117,7 +115,7 @@ export class JetStreamSink {
   private readonly inbox: string;
   private readonly batch: HpubBatch;
   private readonly subscription: Subscription;
-  private readonly pending = new Map<number, PendingPublish>();
+  private readonly pending: InFlight;
   private readonly timer: NodeJS.Timeout;
   private failure: PublishError | null = null;
 
@@ -127,6 +125,7 @@ export class JetStreamSink {
     private readonly options: SinkOptions,
   ) {
     this.batch = new HpubBatch(commandQueue(nc));
+    this.pending = new InFlight(options.window);
     // Short, because every publish carries it and every PubAck comes back on it: `_pgw.` and 72
     // random bits, unique to this session.
     this.inbox = `_pgw.${randomBytes(9).toString('base64url')}.`;
@@ -142,7 +141,7 @@ export class JetStreamSink {
   }
 
   /**
-   * Publishes to JetStream. `seq` numbers the event; `msgId` becomes its `Nats-Msg-Id`; `meta`
+   * Publishes to JetStream. `seq` numbers the event (1, 2, 3… in the order of publishing); `msgId` becomes its `Nats-Msg-Id`; `meta`
    * becomes the `Pgwalstreams-Lsn`, `-Xid` and `-Position` headers (`Pgwalstreams-Transactional:
    * false` on a message outside a transaction).
    */
@@ -164,7 +163,7 @@ export class JetStreamSink {
       );
       return;
     }
-    this.pending.set(seq, { subject, sentAt: Date.now() });
+    this.pending.add(seq, subject, Date.now());
   }
 
   /** Events published and not yet acknowledged. */
@@ -186,19 +185,19 @@ export class JetStreamSink {
   private reply(msg: Msg): void {
     if (this.failure) return;
     const seq = seqOf(msg.subject, this.inbox.length);
-    const p = this.pending.get(seq);
-    if (!p) return; // a late reply for an event already failed or never sent by this session
+    const subject = this.pending.subjectOf(seq);
+    if (subject === undefined) return; // a late reply for an event already failed or never sent by this session
     if (msg.headers?.hasError) {
       const code = msg.headers.code;
       this.fail(
         code === 503
           ? new PublishError(
-              `no JetStream stream captures subject ${p.subject}: create a stream whose subjects include it ` +
-                `(for example "${p.subject.split('.')[0]}.>"), or set nats.stream in the configuration to create one`,
-              { subject: p.subject },
+              `no JetStream stream captures subject ${subject}: create a stream whose subjects include it ` +
+                `(for example "${subject.split('.')[0]}.>"), or set nats.stream in the configuration to create one`,
+              { subject },
             )
-          : new PublishError(`publish to ${p.subject} failed: ${code} ${msg.headers.description}`, {
-              subject: p.subject,
+          : new PublishError(`publish to ${subject} failed: ${code} ${msg.headers.description}`, {
+              subject,
             }),
       );
       return;
@@ -216,37 +215,37 @@ export class JetStreamSink {
           Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'),
         ) as PubAckBody;
       } catch (cause) {
-        this.fail(new PublishError(`unreadable PubAck for ${p.subject}`, { cause, subject: p.subject }));
+        this.fail(new PublishError(`unreadable PubAck for ${subject}`, { cause, subject }));
         return;
       }
       if (parsed.error || typeof parsed.seq !== 'number') {
         const e = parsed.error;
         this.fail(
           new PublishError(
-            `jetstream did not store an event on ${p.subject}: ${e?.description ?? 'no sequence in PubAck'}` +
+            `jetstream did not store an event on ${subject}: ${e?.description ?? 'no sequence in PubAck'}` +
               (e?.err_code ? ` (err_code ${e.err_code})` : ''),
-            { subject: p.subject },
+            { subject },
           ),
         );
         return;
       }
       duplicate = parsed.duplicate === true;
     }
-    this.pending.delete(seq);
-    this.listener.acked(seq, duplicate, Date.now() - p.sentAt);
+    const sentAt = this.pending.remove(seq);
+    this.listener.acked(seq, duplicate, Date.now() - sentAt);
   }
 
   private checkTimeouts(): void {
     if (this.failure) return;
-    const oldest = this.pending.values().next();
-    if (oldest.done) return;
-    const waited = Date.now() - oldest.value.sentAt;
+    const oldest = this.pending.oldest();
+    if (!oldest) return;
+    const waited = Date.now() - oldest.sentAt;
     if (waited > this.options.ackTimeoutMs) {
       this.fail(
         new PublishError(
-          `no PubAck from jetstream for ${oldest.value.subject} within ${this.options.ackTimeoutMs} ms ` +
+          `no PubAck from jetstream for ${oldest.subject} within ${this.options.ackTimeoutMs} ms ` +
             `(${this.pending.size} events unacknowledged): is nats-server up and the stream healthy?`,
-          { subject: oldest.value.subject },
+          { subject: oldest.subject },
         ),
       );
     }
