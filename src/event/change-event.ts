@@ -41,7 +41,7 @@ export function encodeChangeEvent(change: RowChange, badValue?: BadValue): strin
     ? writeRow(columns, change.oldTuple, change.oldKind === 'key', null, badValue).json
     : '{}';
   let json =
-    `{"id":"${change.id}","schema":${JSON.stringify(relation.schema)},"table":${JSON.stringify(relation.table)}` +
+    `{"id":"${change.id}",${relation.jsonNames}` +
     `,"action":"${change.action}","data":${data},"dataOld":${dataOld}` +
     `,"commitTime":"${tx.commitTime}","lsn":"${tx.lsnText}","xid":${tx.xid},"position":${change.position}`;
   if (unchanged) json += `,"unchangedToastColumns":${JSON.stringify(unchanged)}`;

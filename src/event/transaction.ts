@@ -47,6 +47,8 @@ export interface Relation {
   id: number;
   schema: string;
   table: string;
+  /** `"schema":…,"table":…` as written in every event of the table. */
+  jsonNames: string;
   replicaIdentity: string;
   columns: Column[];
 }
@@ -270,6 +272,7 @@ function toRelation(msg: RelationMessage, types: TypeLookup | undefined): Relati
     id: msg.relationId,
     schema: msg.schema,
     table: msg.name,
+    jsonNames: `"schema":${JSON.stringify(msg.schema)},"table":${JSON.stringify(msg.name)}`,
     replicaIdentity: msg.replicaIdentity,
     columns: msg.columns.map((c) => ({
       name: c.name,

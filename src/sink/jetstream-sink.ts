@@ -54,20 +54,27 @@ export function headerBlock(msgId: string, meta: EventMeta): string {
 }
 
 /**
- * The connection's own command queue, which nats.js 3.4 exposes as `protocol.sendCommand`: bytes
- * given to it go out in order with the client's other commands, are held while the connection is
- * down and sent after a reconnect, as `publish()` does with its own frames. The nats.js version is
- * pinned in package.json; a version without it is refused here rather than failing later.
+ * The connection's own command queue, which nats.js 3.4 exposes as `protocol.sendCommand`, and
+ * its `flushPending`: bytes given to it go out in order with the client's other commands, are held
+ * while the connection is down and sent after a reconnect, as `publish()` does with its own
+ * frames. Each batch is written at once (it is already a batch: queueing it for nats.js to join
+ * with the next one would copy both). The nats.js version is pinned in package.json; a version
+ * without these is refused here rather than failing later.
  */
 function commandQueue(nc: NatsConnection): SendBytes {
-  const protocol = (nc as unknown as { protocol?: { sendCommand?: unknown } }).protocol;
+  const protocol = (nc as unknown as { protocol?: { sendCommand?: unknown; flushPending?: unknown } })
+    .protocol;
   const sendCommand = protocol?.sendCommand;
-  if (typeof sendCommand !== 'function') {
+  const flushPending = protocol?.flushPending;
+  if (typeof sendCommand !== 'function' || typeof flushPending !== 'function') {
     throw new Error(
-      'the installed nats.js client has no protocol.sendCommand: install the @nats-io/transport-node version pgwalstreams pins',
+      'the installed nats.js client has no protocol.sendCommand and flushPending: install the @nats-io/transport-node version pgwalstreams pins',
     );
   }
-  return (bytes) => (sendCommand as (cmd: Uint8Array) => void).call(protocol, bytes);
+  return (bytes) => {
+    (sendCommand as (cmd: Uint8Array) => void).call(protocol, bytes);
+    (flushPending as () => void).call(protocol);
+  };
 }
 
 interface PubAckBody {
