@@ -138,7 +138,15 @@ export class JetStreamSink {
     this.inbox = `_pgw.${randomBytes(9).toString('base64url')}.`;
     this.subscription = nc.subscribe(this.inbox + '*', {
       callback: (err, msg) =>
-        err ? this.fail(new PublishError('pubAck subscription failed', { cause: err })) : this.reply(msg),
+        err
+          ? this.fail(
+              new PublishError(
+                `the PubAck subscription on ${this.inbox}* failed (${err.message}): ` +
+                  'the NATS user needs permission to subscribe to _pgw.>',
+                { cause: err },
+              ),
+            )
+          : this.reply(msg),
     });
     this.timer = setInterval(
       () => this.checkTimeouts(),
