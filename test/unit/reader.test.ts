@@ -33,6 +33,33 @@ describe('ByteReader', () => {
     assert.equal(r.offset, 7);
   });
 
+  test('text of ASCII and non-ASCII values mixed in one message, and in a view of a larger buffer', () => {
+    const values = [
+      'plain ascii, long enough to be a slice',
+      '',
+      'é',
+      'x',
+      '\u007f edge',
+      '日本 and ascii',
+      'after',
+    ];
+    const parts = values.map((v) => Buffer.from(v, 'utf8'));
+    const message = Buffer.concat([Buffer.from([0xff, 0x80]), ...parts, Buffer.from([0xfe])]);
+    // The reader gets a view that starts and ends inside a larger buffer with non-ASCII bytes.
+    for (const buf of [message.subarray(2, message.length - 1), Buffer.concat(parts)]) {
+      const r = new ByteReader(buf, 'X');
+      assert.deepEqual(
+        parts.map((p) => r.text(p.length)),
+        values,
+      );
+      assert.equal(r.remaining, 0);
+    }
+    // Invalid UTF-8 after ASCII values is still refused.
+    const bad = new ByteReader(Buffer.concat([Buffer.from('ok'), Buffer.from([0x80])]), 'X');
+    assert.equal(bad.text(2), 'ok');
+    assert.throws(() => bad.text(1), DecodeError);
+  });
+
   test('bytes() is a view and copyBytes() a copy', () => {
     const buf = hexBytes('0102 0304');
     const r = new ByteReader(buf, 'X');
