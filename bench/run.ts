@@ -201,7 +201,7 @@ function notes(r: Results): string {
     'notes:',
     '- rows/s end to end is timed from the spawn of pgwalstreams (slot at the position before the changes,',
     `  a backlog drain) until the stream holds every change; startup until the walsender appeared took`,
-    `  ${r.large.startupSeconds.toFixed(2)} s (large) and ${r.small.startupSeconds.toFixed(2)} s (small). The stream is polled every 25 ms.`,
+    `  ${r.large.startupSeconds.toFixed(2)} s (large) and ${r.small.startupSeconds.toFixed(2)} s (small). The stream is polled every 25 ms near the end.`,
     '- latency is commit → delivery of the event to a core NATS subscriber on the stream subjects, which is',
     '  well under a millisecond from the PubAck on loopback (the subscriber gets the same publish the stream',
     '  stores). commitTime (µs) and the receive time are on the same system clock, read in µs (monotonic',
