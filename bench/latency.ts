@@ -29,8 +29,6 @@ import {
 import { WallClock } from './wall-clock.js';
 import { createTable } from './workload.js';
 
-/** Connections the paced inserts are spread over. */
-const CONNECTIONS = 4;
 /** Seconds at the rate before the measured window (connections, caches and JIT warm up). */
 const WARMUP_SECONDS = 1;
 const HISTOGRAM = 'pgwalstreams_commit_to_ack_seconds';
@@ -78,13 +76,25 @@ export async function latency(s: BenchServers, rate: number, seconds: number): P
   await createPhaseStream(s, names);
   const port = await freePort();
   const service = await startService(serviceConfig(s, names, { listener: { serverPort: port } }));
-  const clients = await Promise.all(
-    Array.from({ length: CONNECTIONS }, async () => {
-      const c = new pg.Client({ connectionString: s.pg.connectionString });
-      await c.connect();
-      return c;
-    }),
-  );
+  // The inserts are made by the server itself, in a procedure that commits each one on schedule:
+  // a client sending them would use more CPU than the pipeline it measures, on the same cores.
+  await s.sql.query(`
+    CREATE OR REPLACE PROCEDURE ${names.table}_paced(total int, rate int) LANGUAGE plpgsql AS $proc$
+    DECLARE
+      start timestamptz := clock_timestamp();
+      lag float8;
+    BEGIN
+      FOR i IN 0 .. total - 1 LOOP
+        lag := extract(epoch FROM start + make_interval(secs => i::float8 / rate) - clock_timestamp());
+        IF lag > 0 THEN PERFORM pg_sleep(lag); END IF;
+        INSERT INTO ${names.table} (name, email, created_at, payload)
+          VALUES ('user ' || i, 'user' || i || '@example.com', now(), jsonb_build_object('n', i, 'tags', jsonb_build_array('a', 'b')));
+        COMMIT;
+      END LOOP;
+    END $proc$`);
+  const writer = new pg.Client({ connectionString: s.pg.connectionString });
+  await writer.connect();
+  const [backend] = (await writer.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows;
   const clock = await WallClock.start();
   try {
     const total = Math.round((WARMUP_SECONDS + seconds) * rate);
@@ -106,64 +116,34 @@ export async function latency(s: BenchServers, rate: number, seconds: number): P
     });
     await s.nc.flush();
 
-    const table = names.table;
-    const insert = (i: number): pg.QueryConfig => ({
-      name: 'bench_latency_insert',
-      text: `INSERT INTO ${table} (name, email, created_at, payload) VALUES ($1, $2, now(), $3)`,
-      values: [`user ${i}`, `user${i}@example.com`, JSON.stringify({ n: i, tags: ['a', 'b'] })],
-    });
     const walsender = new CpuWatch(await walsenderPid(s, names.slot));
     const watches = {
       pgwalstreams: new CpuWatch(service.pid),
       walsender,
       'nats-server': new CpuWatch(s.nats.pid!),
+      'inserting backend': new CpuWatch(backend!.pid),
     };
     const bench = process.cpuUsage();
     const machine = new MachineCpuWatch();
     const c0 = performance.now();
     let before: Bucket[] = [];
-    let issued = 0;
-    let done = 0;
+    // One insert at a time, each committed at start + i / rate (pg_sleep wakes up to 1 ms late,
+    // then the next inserts catch up): the first second is a warm-up, outside the window.
+    const warmupTimer = setTimeout(() => {
+      windowFromUs = clock.nowUs();
+      void scrape(port).then((b) => (before = b));
+    }, WARMUP_SECONDS * 1000);
     let failure: unknown;
-    // Each connection runs one insert at a time; inserts due while all are busy wait in order.
-    const idle = [...clients];
-    const waiting: number[] = [];
-    const run = (c: pg.Client, i: number): void => {
-      c.query(insert(i)).then(
-        () => {
-          done++;
-          const next = waiting.shift();
-          if (next === undefined) idle.push(c);
-          else run(c, next);
-        },
-        (e: unknown) => (failure ??= e),
-      );
-    };
-    const start = performance.now();
-    await new Promise<void>((resolve) => {
-      const tick = (): void => {
-        const due = Math.min(total, Math.floor(((performance.now() - start) / 1000) * rate) + 1);
-        while (issued < due) {
-          const c = idle.pop();
-          if (c) run(c, issued);
-          else waiting.push(issued);
-          issued++;
-          if (issued === WARMUP_SECONDS * rate) {
-            windowFromUs = clock.nowUs();
-            void scrape(port).then((b) => (before = b));
-          }
-        }
-        if (issued >= total) return resolve();
-        setTimeout(tick, Math.max(0, start + (issued / rate) * 1000 - performance.now()));
-      };
-      tick();
-    });
+    await writer
+      .query(`CALL ${names.table}_paced($1, $2)`, [total, rate])
+      .catch((e: unknown) => (failure = e));
+    clearTimeout(warmupTimer);
     windowToUs = clock.nowUs();
     const measuredSeconds = (windowToUs - windowFromUs) / 1e6;
     const waitStart = performance.now();
-    while ((done < total || received < total) && failure === undefined) {
+    while (received < total && failure === undefined) {
       if (performance.now() - waitStart > 60_000)
-        throw new Error(`latency: ${done} of ${total} inserts done, ${received} events received after 60 s`);
+        throw new Error(`latency: ${received} of ${total} events received 60 s after the last insert`);
       await new Promise((r) => setTimeout(r, 1));
     }
     if (failure !== undefined) throw new Error('latency: an insert failed', { cause: failure });
@@ -199,11 +179,12 @@ export async function latency(s: BenchServers, rate: number, seconds: number): P
     };
   } finally {
     await clock.close();
-    await Promise.all(clients.map((c) => c.end().catch(() => {})));
+    await writer.end().catch(() => {});
     await service.dispose();
     await dropSlot(s, names.slot);
     await deleteStream(s, names.stream);
     await s.sql.query(`DROP PUBLICATION ${names.publication}`);
+    await s.sql.query(`DROP PROCEDURE IF EXISTS ${names.table}_paced`);
     await s.sql.query(`DROP TABLE ${names.table}`);
   }
 }

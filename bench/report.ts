@@ -192,7 +192,15 @@ export function stolenPhases(r: Results, cores = 0.1): string[] {
 
 /** Where the CPU went: seconds per process in each timed phase, and cores busy on average. */
 export function cpuTable(r: Results): string {
-  const procs = ['pgwalstreams', 'walsender', 'nats-server', 'pg_recvlogical', 'bench', 'bench (publisher)'];
+  const procs = [
+    'pgwalstreams',
+    'walsender',
+    'nats-server',
+    'pg_recvlogical',
+    'inserting backend',
+    'bench',
+    'bench (publisher)',
+  ];
   const phases = timedPhases(r);
   const used = procs.filter((p) => phases.some(([, t]) => t.cpu[p] !== undefined));
   const rows = phases.map(([name, t, n]) => [
