@@ -156,9 +156,9 @@ export class JetStreamSink {
   }
 
   /**
-   * Publishes to JetStream. `seq` numbers the event (1, 2, 3… in the order of publishing); `msgId` becomes its `Nats-Msg-Id`; `meta`
-   * becomes the `Pgwalstreams-Lsn`, `-Xid` and `-Position` headers (`Pgwalstreams-Transactional:
-   * false` on a message outside a transaction).
+   * Publishes to JetStream. `seq` numbers the event (1, 2, 3… in the order of publishing);
+   * `msgId` becomes its `Nats-Msg-Id`; `meta` becomes the `Pgwalstreams-Lsn`, `-Xid` and
+   * `-Position` headers (`Pgwalstreams-Transactional: false` on a message outside a transaction).
    */
   publish(seq: number, subject: string, msgId: string, payload: string | Uint8Array, meta: EventMeta): void {
     if (this.failure) return;
