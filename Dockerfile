@@ -29,7 +29,7 @@ COPY --from=build /app/dist/src ./dist/src
 USER 1000:1000
 EXPOSE 8080
 # Exec form with node itself as PID 1 (no shell, no npm), so SIGTERM reaches pgwalstreams, which
-# drains, confirms its position and exits 0. --max-semi-space-size=8 caps V8's young generation,
-# as the binary's own shebang does: it keeps peak memory flat under a high event rate.
-ENTRYPOINT ["node", "--max-semi-space-size=8", "dist/src/main.js"]
+# drains, confirms its position and exits 0. --max-semi-space-size=16 fixes V8's young generation,
+# as the binary's own shebang does, whatever memory the container has.
+ENTRYPOINT ["node", "--max-semi-space-size=16", "dist/src/main.js"]
 CMD ["--config", "/etc/pgwalstreams/config.yml"]

@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env -S node --max-semi-space-size=16
 /**
  * pgwalstreams: wiring, signals and exit codes. No logic lives here.
  *
