@@ -7,7 +7,6 @@ import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/
 import { connect } from '@nats-io/transport-node';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { createStream, streamCount } from '../test/integration/harness/jetstream.js';
 import { startNats } from '../test/integration/harness/nats.js';
@@ -116,27 +115,25 @@ export async function waitForStream(
   options: { timeoutMs: number; intervalMs?: number; stillRunning?: () => string | undefined },
 ): Promise<number> {
   const interval = options.intervalMs ?? 25;
-  const deadline = performance.now() + options.timeoutMs;
   let previous: { at: number; count: number } | undefined;
-  for (;;) {
-    const problem = options.stillRunning?.();
-    if (problem !== undefined) throw new Error(problem);
-    const count = await streamCount(s.nc, stream).catch(() => -1);
-    const at = performance.now();
-    if (count >= n) return at;
-    if (at > deadline) {
-      throw new Error(
-        `timed out after ${options.timeoutMs} ms waiting for ${n} messages in stream ${stream} (it holds ${count})`,
-      );
-    }
-    let wait = interval;
-    if (previous && count > previous.count) {
-      const perMs = (count - previous.count) / (at - previous.at);
-      wait = Math.min(250, Math.max(interval, (n - count) / perMs / 4));
-    }
-    previous = { at, count };
-    await sleep(Math.min(wait, Math.max(0, deadline - at)));
-  }
+  let next = interval;
+  return waitFor(
+    async () => {
+      const problem = options.stillRunning?.();
+      if (problem !== undefined) throw new Error(problem);
+      const count = await streamCount(s.nc, stream).catch(() => -1);
+      const at = performance.now();
+      if (count >= n) return at;
+      next = interval;
+      if (previous && count > previous.count) {
+        const perMs = (count - previous.count) / (at - previous.at);
+        next = Math.min(250, Math.max(interval, (n - count) / perMs / 4));
+      }
+      previous = { at, count };
+      return undefined;
+    },
+    { what: `${n} messages in stream ${stream}`, timeoutMs: options.timeoutMs, intervalMs: () => next },
+  );
 }
 
 /** A stored event to publish again: its subject after the phase's prefix, and its body. */

@@ -10,8 +10,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export interface WaitOptions {
   /** Give up after this many milliseconds; default 10 000. */
   timeoutMs?: number;
-  /** Pause between two checks; default 50. */
-  intervalMs?: number;
+  /** Pause between two checks, or a function giving the next pause (read after each check); default 50. */
+  intervalMs?: number | (() => number);
   /** What the condition means, in words, e.g. `"3 messages on stream ORDERS"`. */
   what: string;
   /** Stops waiting at once with the signal's reason, e.g. when the server being waited on exits. */
@@ -60,7 +60,10 @@ export async function waitFor<T>(
       timer.abort();
     }
     await sleep(
-      Math.min(intervalMs, Math.max(0, deadline - Date.now())),
+      Math.min(
+        typeof intervalMs === 'number' ? intervalMs : intervalMs(),
+        Math.max(0, deadline - Date.now()),
+      ),
       undefined,
       signal ? { signal } : {},
     ).catch(() => undefined);
