@@ -15,8 +15,10 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import { stringify } from 'yaml';
 import { serviceConfig } from '../test/integration/harness/scenario.js';
+import { wholeNumber } from './args.js';
 import { CpuWatch } from './cpu.js';
 import {
   createPhaseStream,
@@ -41,25 +43,22 @@ interface Run {
 }
 
 function parse(argv: string[]): { builds: string[]; rows: number; runs: number } {
-  const builds: string[] = [];
-  let rows = 300_000;
-  let runs = 4;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--rows' || a === '--runs') {
-      const n = Number(argv[++i]);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${a} needs a whole number ≥ 1\n${USAGE}`);
-      if (a === '--rows') rows = n;
-      else runs = n;
-    } else {
-      const main = join(resolve(a), 'src', 'main.js');
-      if (!existsSync(main))
-        throw new Error(`${a}: no src/main.js in it; give the dist dir of a built checkout\n${USAGE}`);
-      builds.push(resolve(a));
-    }
-  }
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { rows: { type: 'string' }, runs: { type: 'string' } },
+  });
+  const builds = positionals.map((dir) => {
+    if (!existsSync(join(resolve(dir), 'src', 'main.js')))
+      throw new Error(`${dir}: no src/main.js in it; give the dist dir of a built checkout\n${USAGE}`);
+    return resolve(dir);
+  });
   if (builds.length < 1) throw new Error(USAGE);
-  return { builds, rows, runs };
+  return {
+    builds,
+    rows: wholeNumber('rows', values.rows, 300_000, USAGE),
+    runs: wholeNumber('runs', values.runs, 4, USAGE),
+  };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;

@@ -9,6 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { wholeNumber } from './args.js';
 import { rawPublish } from './ceilings.js';
 import { latency } from './latency.js';
 import { describeMachine } from './machine.js';
@@ -63,12 +64,8 @@ function parseOptions(argv: string[]): Options {
     console.log(USAGE);
     process.exit(0);
   }
-  const whole = (name: string, text: string | undefined, fallback: number): number => {
-    if (text === undefined) return fallback;
-    const n = Number(text.replace(/[_,]/g, ''));
-    if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} ${text}: use a whole number ≥ 1\n${USAGE}`);
-    return n;
-  };
+  const whole = (name: string, text: string | undefined, fallback: number): number =>
+    wholeNumber(name, text, fallback, USAGE);
   const quick = values.quick;
   const changes = whole('changes', values.changes, quick ? 100_000 : 500_000);
   return {
