@@ -159,8 +159,49 @@ function readTimestamp(type: string, text: string, end: number, bc: boolean): { 
   return { iso: `${isoDate(text, date, bc)}T${isoTime(text, space + 1, time)}`, end: time.end };
 }
 
+/**
+ * Where the time of a timestamp in its usual form ends: `YYYY-MM-DD HH:MM:SS[.f{1,6}]`, a
+ * four-digit year AD, every field in range (what `readTimestamp` checks). Returns -1 for anything
+ * else, which `readTimestamp` then reads (other years, BC, errors). Most values of a table are in
+ * this form, and reading them without building parts and slices costs a third as much.
+ */
+function usualTimestampEnd(text: string): number {
+  if (
+    text.charCodeAt(4) !== CH_DASH ||
+    text.charCodeAt(7) !== CH_DASH ||
+    text.charCodeAt(10) !== CH_SPACE ||
+    text.charCodeAt(13) !== CH_COLON ||
+    text.charCodeAt(16) !== CH_COLON
+  ) {
+    return -1;
+  }
+  const century = twoDigits(text, 0);
+  const yy = twoDigits(text, 2);
+  const month = twoDigits(text, 5);
+  const day = twoDigits(text, 8);
+  const hour = twoDigits(text, 11);
+  const minute = twoDigits(text, 14);
+  const second = twoDigits(text, 17);
+  if (century < 0 || yy < 0 || (century === 0 && yy === 0) || month < 1 || month > 12) return -1;
+  const days = month === 2 && isLeap(century * 100 + yy) ? 29 : DAYS_IN_MONTH[month - 1]!;
+  if (day < 1 || day > days || hour < 0 || hour > 23 || minute < 0 || minute > 59) return -1;
+  if (second < 0 || second > 59) return -1;
+  if (text.charCodeAt(19) !== CH_DOT) return 19;
+  let end = 20;
+  while (digit(text, end) >= 0) end++;
+  return end > 20 && end <= 26 ? end : -1;
+}
+
+/** `YYYY-MM-DDTHH:MM:SS.ffffff` of a timestamp whose usual form ends at `end`. */
+function usualIso(text: string, end: number): string {
+  const time = text.slice(11, end);
+  return `${text.slice(0, 10)}T${end === 19 ? time + '.000000' : time + '000000'.slice(end - 20)}`;
+}
+
 /** `timestamp` → `YYYY-MM-DDTHH:MM:SS.ffffff`; infinities as strings. */
 export const writeTimestamp: ValueWriter = (text) => {
+  const usual = usualTimestampEnd(text);
+  if (usual === text.length) return `"${usualIso(text, usual)}"`;
   if (text === 'infinity' || text === '-infinity') return `"${text}"`;
   const bc = isBc(text);
   const end = bc ? text.length - 3 : text.length;
@@ -171,6 +212,10 @@ export const writeTimestamp: ValueWriter = (text) => {
 
 /** `timestamptz` (UTC session, so `+00`) → `YYYY-MM-DDTHH:MM:SS.ffffffZ`; infinities as strings. */
 export const writeTimestamptz: ValueWriter = (text) => {
+  const usual = usualTimestampEnd(text);
+  if (usual > 0 && usual + 3 === text.length && text.startsWith('+00', usual)) {
+    return `"${usualIso(text, usual)}Z"`;
+  }
   if (text === 'infinity' || text === '-infinity') return `"${text}"`;
   const bc = isBc(text);
   const end = bc ? text.length - 3 : text.length;

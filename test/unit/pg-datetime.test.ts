@@ -75,6 +75,72 @@ describe('timestamp and timestamptz', () => {
     assertInvalid(timestamptz, '2024-01-01 10:00:00+000', 19, /not UTC/);
   });
 
+  test('every field at and past its bounds, against the calendar of Date', () => {
+    // The expected text is built from the fields and Date's (proleptic Gregorian) calendar, not
+    // from the code under test; each value goes through timestamp and timestamptz alike.
+    const pad = (n: number, width = 2) => String(n).padStart(width, '0');
+    const isRealDay = (y: number, m: number, d: number) => {
+      const date = new Date(0);
+      date.setUTCFullYear(y, m - 1, d);
+      return date.getUTCFullYear() === y && date.getUTCMonth() === m - 1 && date.getUTCDate() === d;
+    };
+    let checked = 0;
+    for (const year of [1, 99, 1900, 1999, 2000, 2023, 2024, 2100, 9999]) {
+      for (const [month, day] of [
+        [0, 1],
+        [1, 0],
+        [1, 31],
+        [1, 32],
+        [2, 28],
+        [2, 29],
+        [2, 30],
+        [4, 30],
+        [4, 31],
+        [12, 31],
+        [13, 1],
+      ] as const) {
+        for (const [hour, minute, second] of [
+          [0, 0, 0],
+          [23, 59, 59],
+          [24, 0, 0],
+          [10, 60, 0],
+          [10, 0, 60],
+        ] as const) {
+          for (const fraction of ['', '.5', '.000001', '.123456', '.1234567', '.']) {
+            const text = `${pad(year, 4)}-${pad(month)}-${pad(day)} ${pad(hour)}:${pad(minute)}:${pad(second)}${fraction}`;
+            const valid =
+              month >= 1 &&
+              month <= 12 &&
+              isRealDay(year, month, day) &&
+              hour < 24 &&
+              minute < 60 &&
+              second < 60 &&
+              fraction !== '.' &&
+              fraction.length <= 7;
+            const digits = fraction.slice(1).padEnd(6, '0');
+            const iso = `${pad(year, 4)}-${pad(month)}-${pad(day)}T${pad(hour)}:${pad(minute)}:${pad(second)}.${digits}`;
+            if (valid) {
+              assert.equal(timestamp(text), `"${iso}"`, text);
+              assert.equal(timestamptz(`${text}+00`), `"${iso}Z"`, text);
+            } else {
+              assert.throws(() => timestamp(text), /invalid timestamp value/, text);
+              assert.throws(() => timestamptz(`${text}+00`), /invalid timestamptz value/, text);
+            }
+            checked++;
+          }
+        }
+      }
+    }
+    assert.equal(checked, 9 * 11 * 5 * 6);
+  });
+
+  test('year 0000 does not exist, and a timestamptz must end with +00', () => {
+    assertInvalid(timestamp, '0000-01-01 10:00:00', 0, /year 0 does not exist/);
+    assertInvalid(timestamptz, '0000-01-01 10:00:00+00', 0, /year 0 does not exist/);
+    assertInvalid(timestamptz, '2024-01-01 10:00:00.5+01', 21, /not UTC/);
+    assertInvalid(timestamptz, '2024-01-01 10:00:00.5+00 ', 21, /not UTC|expected the offset/);
+  });
+
   test('malformed timestamps are refused', () => {
     assertInvalid(timestamp, '2024-01-01T10:00:00', 10, /invalid timestamp value .*expected ' '/);
     assertInvalid(timestamp, '2024-01-01 24:00:00', 11, /bad hour/);
