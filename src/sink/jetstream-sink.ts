@@ -110,9 +110,20 @@ export function pubAckEndsWithTrue(data: Uint8Array): boolean {
   return true;
 }
 
-/** The decimal number at the end of a reply subject, read without slicing the string. */
-function seqOf(subject: string, from: number): number {
+/**
+ * The event number at the end of a PubAck's subject `<inbox><seq>`; `from` is the inbox's length
+ * (ASCII, so the same in characters and bytes). nats.js 3.4 keeps the subject's bytes in
+ * `_msg.subject` and decodes them into a string only when `subject` is read: the number is read
+ * from the bytes when they are there, from the string otherwise.
+ */
+export function replySeq(msg: Msg, from: number): number {
+  const bytes = (msg as unknown as { _msg?: { subject?: unknown } })._msg?.subject;
   let n = 0;
+  if (bytes instanceof Uint8Array) {
+    for (let i = from; i < bytes.length; i++) n = n * 10 + bytes[i]! - 48;
+    return n;
+  }
+  const subject = msg.subject;
   for (let i = from; i < subject.length; i++) n = n * 10 + subject.charCodeAt(i) - 48;
   return n;
 }
@@ -199,7 +210,7 @@ export class JetStreamSink {
 
   private reply(msg: Msg): void {
     if (this.failure) return;
-    const seq = seqOf(msg.subject, this.inbox.length);
+    const seq = replySeq(msg, this.inbox.length);
     const subject = this.pending.subjectOf(seq);
     if (subject === undefined) return; // a late reply for an event already failed or never sent by this session
     if (msg.headers?.hasError) {

@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { isPlainPubAck, pubAckEndsWithTrue } from '../../src/sink/jetstream-sink.js';
+import { MsgImpl } from '@nats-io/nats-core/internal';
+import type { Msg } from '@nats-io/transport-node';
+import { isPlainPubAck, pubAckEndsWithTrue, replySeq } from '../../src/sink/jetstream-sink.js';
 
 // PubAck bodies as nats-server 2.9.10 sends them (captured from a real server).
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -22,6 +24,28 @@ describe('PubAck recognition', () => {
       '',
     ]) {
       assert.equal(isPlainPubAck(enc(body)), false, body);
+    }
+  });
+});
+
+describe('PubAck subject', () => {
+  const inbox = '_pgw.AbCdEfGhIjKl.';
+
+  test('the event number is read from the bytes nats.js keeps, which it has not decoded', () => {
+    // A message as the installed nats.js builds it from a MSG line.
+    const msg = new MsgImpl(
+      { subject: enc(`${inbox}4096`), sid: 1, size: 0, hdr: -1 } as never,
+      enc(''),
+      {} as never,
+    );
+    assert.equal(replySeq(msg as unknown as Msg, inbox.length), 4096);
+    assert.equal((msg as unknown as { _subject?: string })._subject, undefined);
+  });
+
+  test('a message without those bytes is read from its subject', () => {
+    for (const seq of [1, 9, 10, 123456789, 2 ** 40]) {
+      const msg = { subject: `${inbox}${seq}` } as Msg;
+      assert.equal(replySeq(msg, inbox.length), seq);
     }
   });
 });
