@@ -12,6 +12,7 @@ import {
   createPhaseStream,
   deleteStream,
   phaseNames,
+  storedSeconds,
   type BenchServers,
   type SampleMessage,
 } from './servers.js';
@@ -23,6 +24,8 @@ export interface Timed {
   cpu: Record<string, number>;
   /** CPU seconds of the whole machine in the same interval (ours plus everything else), and steal. */
   machineCpu: MachineCpu;
+  /** For a run that filled a stream: from its first message stored to its last (`storedSeconds`). */
+  storedSeconds?: number;
 }
 
 /** A 36-character id shaped like the service's UUIDs, unique per `seq`. */
@@ -94,10 +97,11 @@ export async function rawPublish(
   const names = phaseNames('raw');
   await createPhaseStream(s, names);
   try {
-    return await publishWindowed(s, names.prefix, sample, n, window, async () => {
+    const timed = await publishWindowed(s, names.prefix, sample, n, window, async () => {
       const stored = await streamCount(s.nc, names.stream);
       if (stored !== n) throw new Error(`the raw publish stored ${stored} of ${n} messages`);
     });
+    return { ...timed, storedSeconds: await storedSeconds(s, names.stream) };
   } finally {
     await deleteStream(s, names.stream);
   }

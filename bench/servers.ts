@@ -136,6 +136,27 @@ export async function waitForStream(
   );
 }
 
+/**
+ * Seconds from the first message the stream stored to the last, by nats-server's own timestamps
+ * (`first_ts`, `last_ts`): how long the stream took to fill, whoever published. Timing both the
+ * ceiling and pgwalstreams this way leaves out what neither is about (connecting, creating the
+ * stream, a process starting) on both sides alike.
+ */
+export async function storedSeconds(s: BenchServers, stream: string): Promise<number> {
+  const jsm = await jetstreamManager(s.nc, { checkAPI: false });
+  const { first_ts, last_ts } = (await jsm.streams.info(stream)).state;
+  return (rfc3339Micros(last_ts) - rfc3339Micros(first_ts)) / 1e6;
+}
+
+/** µs since the Unix epoch of an RFC 3339 time with up to nanoseconds (Date keeps milliseconds only). */
+export function rfc3339Micros(text: string): number {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(text);
+  if (!m) throw new Error(`not an RFC 3339 time: ${text}`);
+  const seconds = Date.parse(`${m[1]}${m[3]}`);
+  if (Number.isNaN(seconds)) throw new Error(`not an RFC 3339 time: ${text}`);
+  return seconds * 1000 + Number((m[2] ?? '').padEnd(6, '0').slice(0, 6));
+}
+
 /** A stored event to publish again: its subject after the phase's prefix, and its body. */
 export interface SampleMessage {
   /** E.g. `public.bench_large.insert`. */

@@ -15,6 +15,7 @@ import {
   dropSlot,
   phaseNames,
   readSample,
+  storedSeconds,
   waitForStream,
   walsenderPid,
   type BenchServers,
@@ -115,6 +116,7 @@ export async function throughput(
   await service.dispose();
   await dropSlot(s, names.slot);
   const streamMessages = await streamCount(s.nc, names.stream);
+  endToEnd.storedSeconds = await storedSeconds(s, names.stream);
   log(`  ${set}: pgwalstreams streamed them in ${endToEnd.seconds.toFixed(2)} s`);
 
   const sample = await readSample(s, names.stream, names.prefix, Math.min(SAMPLE_SIZE, changes));
