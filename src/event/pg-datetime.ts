@@ -163,7 +163,7 @@ function readTimestamp(type: string, text: string, end: number, bc: boolean): { 
  * Where the time of a timestamp in its usual form ends: `YYYY-MM-DD HH:MM:SS[.f{1,6}]`, a
  * four-digit year AD, every field in range (what `readTimestamp` checks). Returns -1 for anything
  * else, which `readTimestamp` then reads (other years, BC, errors). Most values of a table are in
- * this form, and reading them without building parts and slices costs a third as much.
+ * this form, and reading them without building parts and slices is cheaper.
  */
 function usualTimestampEnd(text: string): number {
   if (
