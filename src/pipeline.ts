@@ -340,13 +340,19 @@ export class Pipeline {
             { schema: relation.schema, table: relation.table },
             'a type changed: reading type information again',
           );
+          // The row is encoded after the catalog is read: its values no longer point into the message.
+          const later = {
+            ...change,
+            newTuple: change.newTuple?.detach() ?? null,
+            oldTuple: change.oldTuple?.detach() ?? null,
+          };
           return withTypes(async () => {
             catalog.clear();
             await catalog.complete(sql, missingOf(relation.columns.map((c) => c.typeOid)));
             assembler.rebuildWriters(relation);
             typesReadAt.set(relation, Date.now());
-            publish(subject, change.id, encodeChange(change, asText), changeMeta(change));
-            countPublished(change);
+            publish(subject, later.id, encodeChange(later, asText), changeMeta(later));
+            countPublished(later);
           });
         }
         publish(subject, change.id, body, changeMeta(change));

@@ -14,8 +14,11 @@
  * of `data` and named in `unchangedToastColumns` (never published as null). TRUNCATE events
  * carry `"truncate":{"cascade":…,"restartIdentity":…}`.
  */
-import { UNCHANGED_TOAST, type Tuple, type TupleValue } from '../source/pgoutput/messages.js';
-import type { Change, Column, OpenTransaction, RowChange } from './transaction.js';
+import type { Tuple, TupleValue } from '../source/pgoutput/messages.js';
+import { ColumnKind } from '../source/pgoutput/tuple.js';
+import { writeEventId } from './event-id.js';
+import { JsonBytes, utf8 } from './json-bytes.js';
+import type { Change, Column, OpenTransaction, RowChange, TransactionInfo } from './transaction.js';
 import { valueToJson } from './values.js';
 
 /**
@@ -25,61 +28,114 @@ import { valueToJson } from './values.js';
  */
 export type BadValue = (column: Column, text: string, err: unknown) => string;
 
-/** Encodes a row change as its event JSON text. */
-export function encodeChangeEvent(change: RowChange, badValue?: BadValue): string {
+/** Every event is written here: one buffer, reused, so an event's bytes are valid until the next. */
+const out = new JsonBytes();
+
+const ID_OPEN = utf8('{"id":"');
+const ID_CLOSE = utf8('",');
+/** Length of an event id (a UUID). */
+const ID_LENGTH = 36;
+const ACTION_DATA = new Map<string, Buffer>();
+const EMPTY_OBJECT = utf8('{}');
+const DATA_OLD = utf8(',"dataOld":');
+const NULL = utf8('null');
+
+/** `,"commitTime":…,"lsn":…,"xid":…,"position":` of the last transaction seen: the same for all its events. */
+let tailOf: TransactionInfo | null = null;
+let tail: Buffer = Buffer.alloc(0);
+
+/**
+ * Writes a row change's event JSON (UTF-8) and returns it: a view of a buffer that the next event
+ * is written into, to be copied (or sent) before then.
+ */
+export function writeChangeEvent(change: RowChange, badValue?: BadValue): Buffer {
   const { relation, tx } = change;
   const columns = relation.columns;
+  out.reset();
+  out.bytes(ID_OPEN);
+  out.ensure(ID_LENGTH + 2);
+  out.pos = writeEventId(tx.idPrefix, change.position, out.buf, out.pos);
+  out.bytes(ID_CLOSE);
+  out.bytes(relation.jsonNames);
+  let actionData = ACTION_DATA.get(change.action);
+  if (!actionData)
+    ACTION_DATA.set(change.action, (actionData = utf8(`,"action":"${change.action}","data":`)));
+  out.bytes(actionData);
   let unchanged: string[] | null = null;
-  let data = '{}';
   if (change.newTuple) {
     const oldFull = change.oldKind === 'full' ? change.oldTuple : null;
-    const r = writeRow(columns, change.newTuple, false, oldFull, badValue);
-    data = r.json;
-    unchanged = r.unchanged;
+    unchanged = writeRow(columns, change.newTuple, false, oldFull, badValue);
+  } else {
+    out.bytes(EMPTY_OBJECT);
   }
-  const dataOld = change.oldTuple
-    ? writeRow(columns, change.oldTuple, change.oldKind === 'key', null, badValue).json
-    : '{}';
-  let json =
-    `{"id":"${change.id}",${relation.jsonNames}` +
-    `,"action":"${change.action}","data":${data},"dataOld":${dataOld}` +
-    `,"commitTime":"${tx.commitTime}","lsn":"${tx.lsnText}","xid":${tx.xid},"position":${change.position}`;
-  if (unchanged) json += `,"unchangedToastColumns":${JSON.stringify(unchanged)}`;
+  out.bytes(DATA_OLD);
+  if (change.oldTuple) writeRow(columns, change.oldTuple, change.oldKind === 'key', null, badValue);
+  else out.bytes(EMPTY_OBJECT);
+  if (tailOf !== tx) {
+    tail = utf8(`,"commitTime":"${tx.commitTime}","lsn":"${tx.lsnText}","xid":${tx.xid},"position":`);
+    tailOf = tx;
+  }
+  out.bytes(tail);
+  out.uint(change.position);
+  if (unchanged) out.text(`,"unchangedToastColumns":${JSON.stringify(unchanged)}`);
   if (change.truncate) {
-    json += `,"truncate":{"cascade":${change.truncate.cascade},"restartIdentity":${change.truncate.restartIdentity}}`;
+    out.text(
+      `,"truncate":{"cascade":${change.truncate.cascade},"restartIdentity":${change.truncate.restartIdentity}}`,
+    );
   }
-  return json + '}';
+  out.byte(0x7d);
+  return out.view();
 }
 
+/** Encodes a row change as its event JSON text. */
+export function encodeChangeEvent(change: RowChange, badValue?: BadValue): string {
+  return writeChangeEvent(change, badValue).toString('utf8');
+}
+
+/**
+ * Writes a row as a JSON object; returns the names of the columns left out because their TOASTed
+ * value was not sent (and not in `fallback` either), or null.
+ */
 function writeRow(
   columns: readonly Column[],
   tuple: Tuple,
   keyOnly: boolean,
   fallback: Tuple | null,
   badValue: BadValue | undefined,
-): { json: string; unchanged: string[] | null } {
-  let json = '{';
+): string[] | null {
   let unchanged: string[] | null = null;
   let first = true;
+  out.byte(0x7b);
   for (let i = 0; i < columns.length; i++) {
     const column = columns[i]!;
     if (keyOnly && !column.isKey) continue;
-    let value = tuple[i] as TupleValue;
-    if (value === UNCHANGED_TOAST) {
-      const old = fallback ? (fallback[i] as TupleValue) : UNCHANGED_TOAST;
-      if (old === UNCHANGED_TOAST) {
+    let from = tuple;
+    if (tuple.kind(i) === ColumnKind.Unchanged) {
+      if (!fallback || fallback.kind(i) === ColumnKind.Unchanged) {
         (unchanged ??= []).push(column.name);
         continue;
       }
-      value = old;
+      from = fallback;
     }
-    json +=
-      (first ? '' : ',') +
-      column.jsonKey +
-      (badValue ? tolerant(column, value, badValue) : valueToJson(value, column.write));
+    if (!first) out.byte(0x2c);
     first = false;
+    out.bytes(column.jsonKey);
+    writeValue(column, from, i, badValue);
   }
-  return { json: json + '}', unchanged };
+  out.byte(0x7d);
+  return unchanged;
+}
+
+/** Writes column `i` of `tuple`: from its bytes when its column has a byte writer that takes them. */
+function writeValue(column: Column, tuple: Tuple, i: number, badValue: BadValue | undefined): void {
+  const kind = tuple.kind(i);
+  if (kind === ColumnKind.Null) return out.bytes(NULL);
+  const bytes = column.writeBytes;
+  if (bytes && (kind === ColumnKind.Text || kind === ColumnKind.TextUtf8)) {
+    if (bytes(tuple.bytes, tuple.start(i), tuple.end(i), out)) return;
+  }
+  const value = tuple.value(i) as Exclude<TupleValue, null | symbol>;
+  out.text(badValue ? tolerant(column, value, badValue) : valueToJson(value, column.write));
 }
 
 /** Transaction metadata of an event, sent as NATS headers next to `Nats-Msg-Id`. */
@@ -92,16 +148,15 @@ export interface EventMeta {
   position: number | null;
 }
 
-/** The body of a change as published: event JSON for rows, the content itself for messages. */
-export function encodeChange(change: Change, badValue?: BadValue): string | Uint8Array {
-  return change.kind === 'row' ? encodeChangeEvent(change, badValue) : change.content;
+/**
+ * The body of a change as published: event JSON for rows (valid until the next event is written,
+ * see `writeChangeEvent`), the content itself for messages.
+ */
+export function encodeChange(change: Change, badValue?: BadValue): Uint8Array {
+  return change.kind === 'row' ? writeChangeEvent(change, badValue) : change.content;
 }
 
-function tolerant(
-  column: Column,
-  value: Exclude<TupleValue, typeof UNCHANGED_TOAST>,
-  badValue: BadValue,
-): string {
+function tolerant(column: Column, value: Exclude<TupleValue, null | symbol>, badValue: BadValue): string {
   try {
     return valueToJson(value, column.write);
   } catch (err) {

@@ -12,6 +12,8 @@ import { createHash } from 'node:crypto';
 /** The per-transaction part of an id; ids of its changes differ only in the last 8 hex digits. */
 export interface TransactionIdPrefix {
   readonly prefix: string;
+  /** `prefix` as ASCII bytes, for ids written as bytes (`writeEventId`). */
+  readonly prefixBytes: Buffer;
 }
 
 const MASK_12 = 0xfffn;
@@ -33,9 +35,8 @@ export function transactionIdPrefix(namespace: number, commitLsn: bigint): Trans
   const tail = (2n << 62n) | (lo30 << 32n); // variant bits 10, then 30 bits of the LSN
   const h = hi48.toString(16).padStart(12, '0');
   const t = tail.toString(16).padStart(16, '0').slice(0, 8);
-  return {
-    prefix: `${h.slice(0, 8)}-${h.slice(8, 12)}-8${mid12.toString(16).padStart(3, '0')}-${t.slice(0, 4)}-${t.slice(4, 8)}`,
-  };
+  const prefix = `${h.slice(0, 8)}-${h.slice(8, 12)}-8${mid12.toString(16).padStart(3, '0')}-${t.slice(0, 4)}-${t.slice(4, 8)}`;
+  return { prefix, prefixBytes: Buffer.from(prefix, 'latin1') };
 }
 
 /** The id of the change at `position` (0-based) in its transaction. */
@@ -44,6 +45,20 @@ export function eventId(tx: TransactionIdPrefix, position: number): string {
     throw new RangeError(`a transaction has more than ${0xffffffff} changes; event ids cannot be formed`);
   }
   return tx.prefix + position.toString(16).padStart(8, '0');
+}
+
+const HEX = Buffer.from('0123456789abcdef', 'latin1');
+
+/**
+ * Writes the text of `eventId(tx, position)` as ASCII bytes into `buf` at `at` (36 bytes, which the
+ * caller makes room for) and returns where it ends.
+ */
+export function writeEventId(tx: TransactionIdPrefix, position: number, buf: Uint8Array, at: number): number {
+  const prefix = tx.prefixBytes;
+  let p = at;
+  for (let i = 0; i < prefix.length; i++) buf[p++] = prefix[i]!;
+  for (let shift = 28; shift >= 0; shift -= 4) buf[p++] = HEX[(position >>> shift) & 15]!;
+  return p;
 }
 
 /** Reads the namespace, commit LSN and position back out of an event id. */

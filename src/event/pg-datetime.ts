@@ -20,7 +20,7 @@
  * other offset means the session time zone was not UTC, and the value is refused rather than
  * published with a wrong instant.
  */
-import type { ValueWriter } from './values.js';
+import type { ByteWriter, ValueWriter } from './values.js';
 import { invalidValue } from './value-error.js';
 
 const CH_0 = 0x30;
@@ -160,10 +160,37 @@ function readTimestamp(type: string, text: string, end: number, bc: boolean): { 
 }
 
 /**
- * Where the time of a timestamp in its usual form ends: `YYYY-MM-DD HH:MM:SS[.f{1,6}]`, a
- * four-digit year AD, every field in range (what `readTimestamp` checks). Returns -1 for anything
- * else, which `readTimestamp` then reads (other years, BC, errors). Most values of a table are in
- * this form, and reading them without building parts and slices is cheaper.
+ * The fields of a timestamp in its usual form, `YYYY-MM-DD HH:MM:SS[.f{1,6}]` with a four-digit
+ * year AD (given as century and year of the century), are all in range: what `readTimestamp`
+ * checks. A digit that is missing is -1.
+ */
+function usualFieldsInRange(
+  century: number,
+  yy: number,
+  month: number,
+  day: number,
+  hour: number,
+  minute: number,
+  second: number,
+): boolean {
+  if (century < 0 || yy < 0 || (century === 0 && yy === 0) || month < 1 || month > 12) return false;
+  const days = month === 2 && isLeap(century * 100 + yy) ? 29 : DAYS_IN_MONTH[month - 1]!;
+  return (
+    day >= 1 &&
+    day <= days &&
+    hour >= 0 &&
+    hour <= 23 &&
+    minute >= 0 &&
+    minute <= 59 &&
+    second >= 0 &&
+    second <= 59
+  );
+}
+
+/**
+ * Where the time of a timestamp in its usual form ends (see `usualFieldsInRange`). Returns -1 for
+ * anything else, which `readTimestamp` then reads (other years, BC, errors). Most values of a
+ * table are in this form, and reading them without building parts and slices is cheaper.
  */
 function usualTimestampEnd(text: string): number {
   if (
@@ -175,21 +202,84 @@ function usualTimestampEnd(text: string): number {
   ) {
     return -1;
   }
-  const century = twoDigits(text, 0);
-  const yy = twoDigits(text, 2);
-  const month = twoDigits(text, 5);
-  const day = twoDigits(text, 8);
-  const hour = twoDigits(text, 11);
-  const minute = twoDigits(text, 14);
-  const second = twoDigits(text, 17);
-  if (century < 0 || yy < 0 || (century === 0 && yy === 0) || month < 1 || month > 12) return -1;
-  const days = month === 2 && isLeap(century * 100 + yy) ? 29 : DAYS_IN_MONTH[month - 1]!;
-  if (day < 1 || day > days || hour < 0 || hour > 23 || minute < 0 || minute > 59) return -1;
-  if (second < 0 || second > 59) return -1;
+  const inRange = usualFieldsInRange(
+    twoDigits(text, 0),
+    twoDigits(text, 2),
+    twoDigits(text, 5),
+    twoDigits(text, 8),
+    twoDigits(text, 11),
+    twoDigits(text, 14),
+    twoDigits(text, 17),
+  );
+  if (!inRange) return -1;
   if (text.charCodeAt(19) !== CH_DOT) return 19;
   let end = 20;
   while (digit(text, end) >= 0) end++;
   return end > 20 && end <= 26 ? end : -1;
+}
+
+/** Two digits at `i` of `src`, or -1. */
+function twoDigitsAt(src: Uint8Array, i: number): number {
+  const a = src[i]! - CH_0;
+  const b = src[i + 1]! - CH_0;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
+}
+
+/** `usualTimestampEnd` on the bytes `[start, end)` of the text: where its time ends, or -1. */
+function usualTimestampEndBytes(src: Uint8Array, start: number, end: number): number {
+  if (
+    end - start < 19 ||
+    src[start + 4] !== CH_DASH ||
+    src[start + 7] !== CH_DASH ||
+    src[start + 10] !== CH_SPACE ||
+    src[start + 13] !== CH_COLON ||
+    src[start + 16] !== CH_COLON
+  ) {
+    return -1;
+  }
+  const inRange = usualFieldsInRange(
+    twoDigitsAt(src, start),
+    twoDigitsAt(src, start + 2),
+    twoDigitsAt(src, start + 5),
+    twoDigitsAt(src, start + 8),
+    twoDigitsAt(src, start + 11),
+    twoDigitsAt(src, start + 14),
+    twoDigitsAt(src, start + 17),
+  );
+  if (!inRange) return -1;
+  if (start + 19 === end || src[start + 19] !== CH_DOT) return start + 19;
+  let i = start + 20;
+  while (i < end && src[i]! >= CH_0 && src[i]! <= CH_9) i++;
+  return i > start + 20 && i <= start + 26 ? i : -1;
+}
+
+/**
+ * `timestamp` (or, with `tz`, `timestamptz` ending in `+00`) in its usual form, written from the
+ * bytes of its text as `writeTimestamp` and `writeTimestamptz` write it; any other form is left
+ * to them.
+ */
+export function timestampBytes(tz: boolean): ByteWriter {
+  return (src, start, end, out) => {
+    const textEnd = tz ? end - 3 : end;
+    if (tz && (src[textEnd] !== CH_PLUS || src[textEnd + 1] !== CH_0 || src[textEnd + 2] !== CH_0))
+      return false;
+    const timeEnd = usualTimestampEndBytes(src, start, textEnd);
+    if (timeEnd !== textEnd) return false;
+    out.ensure(32);
+    const buf = out.buf;
+    let p = out.pos;
+    buf[p++] = 0x22; // "
+    for (let i = start; i < start + 10; i++) buf[p++] = src[i]!;
+    buf[p++] = 0x54; // T
+    for (let i = start + 11; i < timeEnd; i++) buf[p++] = src[i]!;
+    const fraction = timeEnd === start + 19 ? 0 : timeEnd - start - 20;
+    if (fraction === 0) buf[p++] = CH_DOT;
+    for (let k = fraction; k < 6; k++) buf[p++] = CH_0;
+    if (tz) buf[p++] = 0x5a; // Z
+    buf[p++] = 0x22;
+    out.pos = p;
+    return true;
+  };
 }
 
 /** `YYYY-MM-DDTHH:MM:SS.ffffff` of a timestamp whose usual form ends at `end`. */

@@ -21,7 +21,7 @@ import type {
   Tuple,
 } from '../source/pgoutput/messages.js';
 import { eventId, transactionIdPrefix, type TransactionIdPrefix } from './event-id.js';
-import { valueWriter, type TypeLookup, type ValueWriter } from './values.js';
+import { byteWriter, valueWriter, type ByteWriter, type TypeLookup, type ValueWriter } from './values.js';
 
 /** What happened to a row, as published in the event's `action`. */
 export const Action = {
@@ -35,11 +35,13 @@ export type Action = (typeof Action)[keyof typeof Action];
 /** A column of a relation, with what the event encoder needs precomputed. */
 export interface Column {
   name: string;
-  /** The column name as a JSON string followed by `:`, ready to write into an object. */
-  jsonKey: string;
+  /** The column name as a JSON string followed by `:`, in UTF-8, ready to write into an object. */
+  jsonKey: Buffer;
   typeOid: number;
   isKey: boolean;
   write: ValueWriter;
+  /** Writes the JSON of text that needs no rewriting straight from its bytes (see `ByteWriter`). */
+  writeBytes: ByteWriter | null;
 }
 
 /** A table as last described by a Relation message. */
@@ -47,8 +49,8 @@ export interface Relation {
   id: number;
   schema: string;
   table: string;
-  /** `"schema":…,"table":…` as written in every event of the table. */
-  jsonNames: string;
+  /** `"schema":…,"table":…` as written in every event of the table, in UTF-8. */
+  jsonNames: Buffer;
   replicaIdentity: string;
   columns: Column[];
 }
@@ -191,7 +193,10 @@ export class TransactionAssembler {
 
   /** Builds the value writers of a relation again, from the current type information. */
   rebuildWriters(relation: Relation): void {
-    for (const column of relation.columns) column.write = valueWriter(column.typeOid, this.types);
+    for (const column of relation.columns) {
+      column.write = valueWriter(column.typeOid, this.types);
+      column.writeBytes = byteWriter(column.write);
+    }
   }
 
   /** Forgets the open transaction (used when a replication session ends mid-transaction). */
@@ -272,14 +277,21 @@ function toRelation(msg: RelationMessage, types: TypeLookup | undefined): Relati
     id: msg.relationId,
     schema: msg.schema,
     table: msg.name,
-    jsonNames: `"schema":${JSON.stringify(msg.schema)},"table":${JSON.stringify(msg.name)}`,
+    jsonNames: Buffer.from(
+      `"schema":${JSON.stringify(msg.schema)},"table":${JSON.stringify(msg.name)}`,
+      'utf8',
+    ),
     replicaIdentity: msg.replicaIdentity,
-    columns: msg.columns.map((c) => ({
-      name: c.name,
-      jsonKey: JSON.stringify(c.name) + ':',
-      typeOid: c.typeOid,
-      isKey: c.isKey,
-      write: valueWriter(c.typeOid, types),
-    })),
+    columns: msg.columns.map((c) => {
+      const write = valueWriter(c.typeOid, types);
+      return {
+        name: c.name,
+        jsonKey: Buffer.from(JSON.stringify(c.name) + ':', 'utf8'),
+        typeOid: c.typeOid,
+        isKey: c.isKey,
+        write,
+        writeBytes: byteWriter(write),
+      };
+    }),
   };
 }

@@ -38,6 +38,7 @@
 import { UNCHANGED_TOAST, type TupleValue } from '../source/pgoutput/messages.js';
 import { arrayWriter } from './pg-array.js';
 import {
+  timestampBytes,
   writeDate,
   writeInterval,
   writeTime,
@@ -47,6 +48,7 @@ import {
 } from './pg-datetime.js';
 import { multirangeWriter, rangeWriter } from './pg-range.js';
 import { recordWriter } from './pg-record.js';
+import type { JsonBytes } from './json-bytes.js';
 import { invalidValue } from './value-error.js';
 
 /** Built-in type OIDs with a specific JSON mapping. */
@@ -311,6 +313,122 @@ const SCALAR_WRITERS = new Map<number, ValueWriter>([
   [TypeOid.interval, writeInterval],
   [TypeOid.timetz, writeTimetz],
 ]);
+
+/**
+ * Writes a value's JSON straight from the bytes of its text `[start, end)` (UTF-8, checked by the
+ * decoder) when the text is in a form that is published as it is, or only needs JSON's escapes;
+ * returns `false` without writing anything otherwise, and the caller writes the `ValueWriter`'s
+ * result instead (which is also what reports invalid text). For any text both give the same JSON.
+ */
+export type ByteWriter = (src: Uint8Array, start: number, end: number, out: JsonBytes) => boolean;
+
+/** Text as a JSON string: the bytes, with `"`, `\` and control characters escaped as JSON.stringify does. */
+const quoteBytes: ByteWriter = (src, start, end, out) => {
+  out.ensure((end - start) * 6 + 2);
+  const buf = out.buf;
+  let p = out.pos;
+  buf[p++] = CH_QUOTE;
+  for (let i = start; i < end; i++) {
+    const c = src[i]!;
+    if (c >= 0x20 && c !== CH_QUOTE && c !== CH_BACKSLASH) {
+      buf[p++] = c; // bytes above 0x7f are valid UTF-8, which JSON carries as it is
+      continue;
+    }
+    buf[p++] = CH_BACKSLASH;
+    const short = SHORT_ESCAPES[c];
+    if (short !== undefined) {
+      buf[p++] = short;
+    } else {
+      buf[p++] = 0x75; // u00XX, lowercase hex as JSON.stringify writes it
+      buf[p++] = CH_0;
+      buf[p++] = CH_0;
+      buf[p++] = HEX_DIGITS[c >> 4]!;
+      buf[p++] = HEX_DIGITS[c & 15]!;
+    }
+  }
+  buf[p++] = CH_QUOTE;
+  out.pos = p;
+  return true;
+};
+
+const CH_QUOTE = 0x22;
+const CH_BACKSLASH = 0x5c;
+const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+/** The two-character escapes of JSON, by the byte they stand for. */
+const SHORT_ESCAPES: Record<number, number> = {
+  [CH_QUOTE]: CH_QUOTE,
+  [CH_BACKSLASH]: CH_BACKSLASH,
+  0x08: 0x62, // \b
+  0x0c: 0x66, // \f
+  0x0a: 0x6e, // \n
+  0x0d: 0x72, // \r
+  0x09: 0x74, // \t
+};
+
+/** Where the digits of `[start, end)` end, from `i`: the index of the first byte that is not one. */
+function digitsEnd(src: Uint8Array, i: number, end: number): number {
+  while (i < end && src[i]! >= CH_0 && src[i]! <= CH_9) i++;
+  return i;
+}
+
+/**
+ * A plain decimal `-?(0|[1-9][0-9]*)` (with `fraction`, optionally `.[0-9]+`), published as it is;
+ * anything else (exponents, NaN, infinities, invalid text) is left to the `ValueWriter`.
+ */
+function decimalBytes(unsigned: boolean, fraction: boolean): ByteWriter {
+  return (src, start, end, out) => {
+    let i = start;
+    if (src[i] === CH_DASH && !unsigned) i++;
+    const digits = i;
+    i = digitsEnd(src, i, end);
+    if (i === digits || (src[digits] === CH_0 && i > digits + 1)) return false;
+    if (fraction && i < end && src[i] === 0x2e /* . */) {
+      const dot = i;
+      i = digitsEnd(src, i + 1, end);
+      if (i === dot + 1) return false;
+    }
+    if (i !== end) return false;
+    out.copy(src, start, end);
+    return true;
+  };
+}
+
+/** json and jsonb: the text itself. */
+const rawBytes: ByteWriter = (src, start, end, out) => {
+  out.copy(src, start, end);
+  return true;
+};
+
+const TRUE = Buffer.from('true', 'latin1');
+const FALSE = Buffer.from('false', 'latin1');
+
+/** bool: `t` and `f`. */
+const boolBytes: ByteWriter = (src, start, end, out) => {
+  if (end !== start + 1 || (src[start] !== 0x74 && src[start] !== 0x66)) return false;
+  out.bytes(src[start] === 0x74 ? TRUE : FALSE);
+  return true;
+};
+
+/** The byte writers of the value writers that have one. */
+const BYTE_WRITERS = new Map<ValueWriter, ByteWriter>([
+  [asString, quoteBytes],
+  [SCALAR_WRITERS.get(TypeOid.int2)!, decimalBytes(false, false)],
+  [SCALAR_WRITERS.get(TypeOid.int4)!, decimalBytes(false, false)],
+  [SCALAR_WRITERS.get(TypeOid.int8)!, decimalBytes(false, false)],
+  [SCALAR_WRITERS.get(TypeOid.oid)!, decimalBytes(true, false)],
+  [SCALAR_WRITERS.get(TypeOid.float4)!, decimalBytes(false, true)],
+  [SCALAR_WRITERS.get(TypeOid.float8)!, decimalBytes(false, true)],
+  [SCALAR_WRITERS.get(TypeOid.numeric)!, decimalBytes(false, true)],
+  [writeJson, rawBytes],
+  [writeBool, boolBytes],
+  [writeTimestamp, timestampBytes(false)],
+  [writeTimestamptz, timestampBytes(true)],
+]);
+
+/** The byte writer that gives the same JSON as `writer` for the texts it takes, if there is one. */
+export function byteWriter(writer: ValueWriter): ByteWriter | null {
+  return BYTE_WRITERS.get(writer) ?? null;
+}
 
 /** Writers of built-in types, built on first use (they do not depend on a lookup). */
 const builtinWriters = new Map<number, ValueWriter>();

@@ -5,7 +5,8 @@
  * Layouts: https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html
  */
 import { UNCHANGED_TOAST } from '../../src/source/pgoutput/messages.js';
-import type { OldTupleKind, PgoutputMessage, Tuple } from '../../src/source/pgoutput/messages.js';
+import type { OldTupleKind, TupleValue } from '../../src/source/pgoutput/messages.js';
+import type { PlainMessage } from './tuples.js';
 
 /** Appends big-endian integers, strings and raw bytes, then joins them into one Buffer. */
 export class ByteWriter {
@@ -62,7 +63,7 @@ export class ByteWriter {
  * Appends a TupleData: Int16 column count, then per value `n` (null), `u` (`UNCHANGED_TOAST`),
  * `t` + Int32 length + UTF-8 (string) or `b` + Int32 length + bytes (Uint8Array).
  */
-export function writeTupleData(w: ByteWriter, tuple: Tuple): ByteWriter {
+export function writeTupleData(w: ByteWriter, tuple: readonly TupleValue[]): ByteWriter {
   w.addInt16(tuple.length);
   for (const value of tuple) {
     if (value === null) {
@@ -85,7 +86,7 @@ export function writeTupleData(w: ByteWriter, tuple: Tuple): ByteWriter {
  * Fields are written as given: a Relation or Type with `schema: ''` is written with an empty
  * namespace, exactly as the server does for `pg_catalog`.
  */
-export function encodePgoutput(msg: PgoutputMessage): Buffer {
+export function encodePgoutput(msg: PlainMessage): Buffer {
   const w = new ByteWriter();
   switch (msg.tag) {
     case 'begin':

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { DecodeError } from '../../src/errors.js';
 import { decodePgoutput } from '../../src/source/pgoutput/decoder.js';
 import { UNCHANGED_TOAST } from '../../src/source/pgoutput/messages.js';
-import type { PgoutputMessage } from '../../src/source/pgoutput/messages.js';
+import { plain, type PlainMessage } from '../builders/tuples.js';
 import { ByteWriter, encodePgoutput, hexBytes, writeTupleData } from '../builders/pgoutput-writer.js';
 
 /** 2024-01-01T10:00:00.123456Z in µs since 2000-01-01 UTC. */
@@ -37,7 +37,7 @@ describe('decodePgoutput: transaction messages', () => {
       '0002b0de 36af8a40', //  Int64 commit time 2024-01-01T10:00:00.123456Z
       '000002e5', //           Int32 xid 741
     );
-    assert.deepEqual(decodePgoutput(data), {
+    assert.deepEqual(plain(decodePgoutput(data)), {
       tag: 'begin',
       finalLsn: 0x16b3778n,
       commitTime: COMMIT_TIME,
@@ -60,7 +60,7 @@ describe('decodePgoutput: transaction messages', () => {
       '00000000 016b37a8', //  Int64 end LSN 0/16B37A8
       '0002b0de 36af8a40', //  Int64 commit time
     );
-    assert.deepEqual(decodePgoutput(data), {
+    assert.deepEqual(plain(decodePgoutput(data)), {
       tag: 'commit',
       flags: 0,
       commitLsn: 0x16b3778n,
@@ -90,7 +90,11 @@ describe('decodePgoutput: transaction messages', () => {
       '00000001 00000a00', //    Int64 origin LSN 1/A00
       '6e6f64655f61 00', //      String "node_a"
     );
-    assert.deepEqual(decodePgoutput(data), { tag: 'origin', originLsn: 0x1_0000_0a00n, name: 'node_a' });
+    assert.deepEqual(plain(decodePgoutput(data)), {
+      tag: 'origin',
+      originLsn: 0x1_0000_0a00n,
+      name: 'node_a',
+    });
   });
 });
 
@@ -116,7 +120,7 @@ describe('decodePgoutput: Relation and Type', () => {
       .addInt32(1700) //                             numeric
       .addInt32(786_438) //                          numeric(12,2): ((12 << 16) | 2) + 4
       .join();
-    assert.deepEqual(decodePgoutput(data), {
+    assert.deepEqual(plain(decodePgoutput(data)), {
       tag: 'relation',
       relationId: 16_385,
       schema: 'public',
@@ -139,7 +143,7 @@ describe('decodePgoutput: Relation and Type', () => {
       '66', //                   Int8 replica identity 'f' (full)
       '0000', //                 Int16 column count 0
     );
-    assert.deepEqual(decodePgoutput(data), {
+    assert.deepEqual(plain(decodePgoutput(data)), {
       tag: 'relation',
       relationId: 3418,
       schema: 'pg_catalog',
@@ -209,12 +213,17 @@ describe('decodePgoutput: Relation and Type', () => {
       '7075626c6963 00', //      String namespace "public"
       '6d6f6f64 00', //          String name "mood"
     );
-    assert.deepEqual(decodePgoutput(data), { tag: 'type', typeOid: 16_385, schema: 'public', name: 'mood' });
+    assert.deepEqual(plain(decodePgoutput(data)), {
+      tag: 'type',
+      typeOid: 16_385,
+      schema: 'public',
+      name: 'mood',
+    });
   });
 
   test('Type with an empty namespace is in pg_catalog', () => {
     const data = new ByteWriter().addByte('Y').addInt32(16_390).addCString('').addCString('hstore').join();
-    assert.deepEqual(decodePgoutput(data), {
+    assert.deepEqual(plain(decodePgoutput(data)), {
       tag: 'type',
       typeOid: 16_390,
       schema: 'pg_catalog',
@@ -235,7 +244,7 @@ describe('decodePgoutput: row changes', () => {
       '74 00000000', //          't' Int32 0, "" (empty, not null)
       '62 00000003 00ff10', //   'b' Int32 3, bytes 00 ff 10
     );
-    assert.deepEqual(decodePgoutput(data), {
+    assert.deepEqual(plain(decodePgoutput(data)), {
       tag: 'insert',
       relationId: 16_385,
       newTuple: ['42', null, '', new Uint8Array([0x00, 0xff, 0x10])],
@@ -253,24 +262,28 @@ describe('decodePgoutput: row changes', () => {
     );
     const msg = decodePgoutput(data);
     assert.equal(msg.tag, 'insert');
-    assert.deepEqual(msg.newTuple, ['Zoë 東京 🐘']);
+    assert.deepEqual(msg.newTuple.values(), ['Zoë 東京 🐘']);
   });
 
   test('a text value holding a genuine U+FFFD is not mistaken for invalid UTF-8', () => {
     const data = hexBytes('49', '00000001', '4e', '0001', '74 00000005', '61 efbfbd 62'); // "a\uFFFDb"
     const msg = decodePgoutput(data);
     assert.equal(msg.tag, 'insert');
-    assert.deepEqual(msg.newTuple, ['a\uFFFDb']);
+    assert.deepEqual(msg.newTuple.values(), ['a\uFFFDb']);
   });
 
-  test('binary values are copies that do not change with the input buffer', () => {
-    const data = hexBytes('49', '00000001', '4e', '0001', '62 00000002 0102');
+  test('a tuple reads its values from the message; values and detached tuples are copies', () => {
+    const data = hexBytes('49', '00000001', '4e', '0002', '62 00000002 0102', '74 00000003 c3a962');
     const msg = decodePgoutput(data);
-    data.fill(0);
     assert.equal(msg.tag, 'insert');
-    const value = msg.newTuple[0];
+    const value = msg.newTuple.value(0);
     assert.ok(value instanceof Uint8Array && !Buffer.isBuffer(value), 'a plain Uint8Array');
+    const kept = msg.newTuple.detach();
+    assert.ok(kept.bytes.length < data.length, 'a detached tuple holds only its values');
+    data.fill(0);
     assert.deepEqual(value, new Uint8Array([1, 2]));
+    assert.deepEqual(kept.values(), [new Uint8Array([1, 2]), 'éb']);
+    assert.deepEqual(msg.newTuple.values(), [new Uint8Array([0, 0]), '\0\0\0'], 'the message itself changed');
   });
 
   test('Update without an old tuple', () => {
@@ -282,7 +295,7 @@ describe('decodePgoutput: row changes', () => {
       '74 00000001 37', //       't' "7"
       '75', //                   'u' unchanged TOAST
     );
-    assert.deepEqual(decodePgoutput(data), {
+    assert.deepEqual(plain(decodePgoutput(data)), {
       tag: 'update',
       relationId: 16_385,
       oldKind: null,
@@ -304,7 +317,7 @@ describe('decodePgoutput: row changes', () => {
       '74 00000001 38', //       't' "8" (new id)
       '74 00000003 626f62', //   't' "bob"
     );
-    assert.deepEqual(decodePgoutput(data), {
+    assert.deepEqual(plain(decodePgoutput(data)), {
       tag: 'update',
       relationId: 16_385,
       oldKind: 'key',
@@ -330,7 +343,7 @@ describe('decodePgoutput: row changes', () => {
       '75', //                   'u'
       '6e', //                   'n'
     );
-    assert.deepEqual(decodePgoutput(data), {
+    assert.deepEqual(plain(decodePgoutput(data)), {
       tag: 'update',
       relationId: 16_385,
       oldKind: 'full',
@@ -348,7 +361,7 @@ describe('decodePgoutput: row changes', () => {
       '74 00000001 37', //       't' "7"
       '6e', //                   'n'
     );
-    assert.deepEqual(decodePgoutput(data), {
+    assert.deepEqual(plain(decodePgoutput(data)), {
       tag: 'delete',
       relationId: 16_385,
       oldKind: 'key',
@@ -365,7 +378,7 @@ describe('decodePgoutput: row changes', () => {
       '74 00000001 37', //       't' "7"
       '74 00000003 626f62', //   't' "bob"
     );
-    assert.deepEqual(decodePgoutput(data), {
+    assert.deepEqual(plain(decodePgoutput(data)), {
       tag: 'delete',
       relationId: 16_385,
       oldKind: 'full',
@@ -375,7 +388,7 @@ describe('decodePgoutput: row changes', () => {
 
   test('a tuple with zero columns', () => {
     const data = hexBytes('49', '00004001', '4e', '0000');
-    assert.deepEqual(decodePgoutput(data), { tag: 'insert', relationId: 16_385, newTuple: [] });
+    assert.deepEqual(plain(decodePgoutput(data)), { tag: 'insert', relationId: 16_385, newTuple: [] });
   });
 });
 
@@ -395,7 +408,7 @@ describe('decodePgoutput: Truncate', () => {
         '00004001', //             Int32 relation OID 16385
         'fffffff0', //             Int32 relation OID 4294967280 (unsigned)
       );
-      assert.deepEqual(decodePgoutput(data), {
+      assert.deepEqual(plain(decodePgoutput(data)), {
         tag: 'truncate',
         cascade: c.cascade,
         restartIdentity: c.restartIdentity,
@@ -425,7 +438,7 @@ describe('decodePgoutput: logical decoding Message', () => {
       '00000005', //             Int32 content length 5
       '00 ff 0a 00 7f', //       content, NULs included
     );
-    assert.deepEqual(decodePgoutput(data), {
+    assert.deepEqual(plain(decodePgoutput(data)), {
       tag: 'message',
       transactional: true,
       lsn: 0x16b3748n,
@@ -442,7 +455,7 @@ describe('decodePgoutput: logical decoding Message', () => {
       '6800', //                 String prefix "h"
       '00000000', //             Int32 content length 0
     );
-    assert.deepEqual(decodePgoutput(data), {
+    assert.deepEqual(plain(decodePgoutput(data)), {
       tag: 'message',
       transactional: false,
       lsn: 0xffff_ffff_ffff_fff0n,
@@ -461,7 +474,7 @@ describe('decodePgoutput: logical decoding Message', () => {
 });
 
 /** One valid message of every kind and shape, used by the robustness tests. */
-const VALID: PgoutputMessage[] = [
+const VALID: PlainMessage[] = [
   { tag: 'begin', finalLsn: 0x16b3778n, commitTime: COMMIT_TIME, xid: 741 },
   { tag: 'commit', flags: 0, commitLsn: 0x16b3778n, endLsn: 0x16b37a8n, commitTime: COMMIT_TIME },
   { tag: 'origin', originLsn: 0x1_0000_0a00n, name: 'node_a' },
@@ -494,7 +507,7 @@ function wireTag(buf: Buffer): string {
 
 describe('decodePgoutput: robustness', () => {
   test('the builder and the decoder agree on every valid message', () => {
-    for (const msg of VALID) assert.deepEqual(decodePgoutput(encodePgoutput(msg)), msg);
+    for (const msg of VALID) assert.deepEqual(plain(decodePgoutput(encodePgoutput(msg))), msg);
   });
 
   test('an empty buffer throws', () => {

@@ -41,7 +41,7 @@ import assert from 'node:assert/strict';
 import { DecodeError } from '../../src/errors.js';
 import { decodePgoutput } from '../../src/source/pgoutput/decoder.js';
 import { UNCHANGED_TOAST } from '../../src/source/pgoutput/messages.js';
-import type { PgoutputMessage } from '../../src/source/pgoutput/messages.js';
+import { plain, type PlainMessage } from '../builders/tuples.js';
 import { parseLsn } from '../../src/source/lsn.js';
 import { hexBytes } from '../builders/pgoutput-writer.js';
 
@@ -60,10 +60,10 @@ const T736 = 0x0003_03fc_ad07_3a68n;
 /** With a replication origin set up, the commit time is the origin's: 2024-01-01T10:00:00Z. */
 const ORIGIN_TIME = 757_418_400_000_000n;
 
-const MOOD_TYPE: PgoutputMessage = { tag: 'type', typeOid: MOOD, schema: 'public', name: 'mood' };
+const MOOD_TYPE: PlainMessage = { tag: 'type', typeOid: MOOD, schema: 'public', name: 'mood' };
 
 /** With REPLICA IDENTITY FULL, every column is flagged as part of the key. */
-const ITEMS_RELATION: PgoutputMessage = {
+const ITEMS_RELATION: PlainMessage = {
   tag: 'relation',
   relationId: ITEMS,
   schema: 'public',
@@ -77,7 +77,7 @@ const ITEMS_RELATION: PgoutputMessage = {
 };
 
 /** Text-format stream: [LSN column of the peek row, message bytes, expected message]. */
-const TEXT_STREAM: [string, string, PgoutputMessage][] = [
+const TEXT_STREAM: [string, string, PlainMessage][] = [
   [
     '0/15485A8',
     '4200000000015486b0000303fcad06de0b000002da',
@@ -286,7 +286,7 @@ const TEXT_STREAM: [string, string, PgoutputMessage][] = [
 ];
 
 /** The same changes with the `binary` option: [message bytes, expected message]. */
-const BINARY_CHANGES: [string, PgoutputMessage][] = [
+const BINARY_CHANGES: [string, PlainMessage][] = [
   [
     // int4 1, text, numeric 12.50 in binary (ndigits 2, weight 0, sign +, dscale 2, digits 12 5000), 'u'.
     '55000040074e0004620000000400000001620000000d62406578616d706c652e6f7267620000000c0002000000000002000c138875',
@@ -326,14 +326,18 @@ const BINARY_CHANGES: [string, PgoutputMessage][] = [
 describe('decodePgoutput: golden messages from PostgreSQL 15', () => {
   test('every captured text-format message decodes to the expected value', () => {
     for (const [lsn, hex, expected] of TEXT_STREAM) {
-      assert.deepEqual(decodePgoutput(hexBytes(hex)), expected, `message at ${lsn}: ${hex.slice(0, 40)}`);
+      assert.deepEqual(
+        plain(decodePgoutput(hexBytes(hex))),
+        expected,
+        `message at ${lsn}: ${hex.slice(0, 40)}`,
+      );
     }
   });
 
   test('Begin and Commit agree with each other and with the LSNs the server reported', () => {
     // The peek function reports each Commit row at the transaction's end LSN, independently of
     // the message bytes, so this checks the LSN fields against a second source.
-    let begin: PgoutputMessage | undefined;
+    let begin: PlainMessage | undefined;
     let commits = 0;
     for (const [lsn, hex] of TEXT_STREAM) {
       const msg = decodePgoutput(hexBytes(hex));
@@ -349,7 +353,8 @@ describe('decodePgoutput: golden messages from PostgreSQL 15', () => {
   });
 
   test('binary-format values decode to their raw bytes', () => {
-    for (const [hex, expected] of BINARY_CHANGES) assert.deepEqual(decodePgoutput(hexBytes(hex)), expected);
+    for (const [hex, expected] of BINARY_CHANGES)
+      assert.deepEqual(plain(decodePgoutput(hexBytes(hex))), expected);
   });
 
   test('every proper prefix of every captured message throws DecodeError', () => {

@@ -5,7 +5,7 @@ import { Router } from '../../src/route/router.js';
 import { changeSubject, escapeToken, isValidSubjectPrefix, unescapeToken } from '../../src/route/subject.js';
 
 function relation(schema: string, table: string): Relation {
-  return { id: 1, schema, table, jsonNames: '', replicaIdentity: 'd', columns: [] };
+  return { id: 1, schema, table, jsonNames: Buffer.alloc(0), replicaIdentity: 'd', columns: [] };
 }
 
 describe('subjects', () => {

@@ -16,20 +16,21 @@ import {
 } from '../../src/event/transaction.js';
 import { DecodeError } from '../../src/errors.js';
 import { UNCHANGED_TOAST, type PgoutputMessage } from '../../src/source/pgoutput/messages.js';
+import { withTuples, type PlainMessage } from '../builders/tuples.js';
 
 const NS = 12345;
 // 2024-01-01T10:00:01.123456Z in microseconds since 2000-01-01.
 const COMMIT_TIME = BigInt(Date.UTC(2024, 0, 1, 10, 0, 1) - Date.UTC(2000, 0, 1)) * 1000n + 123456n;
 
-const begin: PgoutputMessage = { tag: 'begin', finalLsn: 0x16b3748n, commitTime: COMMIT_TIME, xid: 750 };
-const commit: PgoutputMessage = {
+const begin: PlainMessage = { tag: 'begin', finalLsn: 0x16b3748n, commitTime: COMMIT_TIME, xid: 750 };
+const commit: PlainMessage = {
   tag: 'commit',
   flags: 0,
   commitLsn: 0x16b3748n,
   endLsn: 0x16b3778n,
   commitTime: COMMIT_TIME,
 };
-const users: PgoutputMessage = {
+const users: PlainMessage = {
   tag: 'relation',
   relationId: 16384,
   schema: 'public',
@@ -43,13 +44,20 @@ const users: PgoutputMessage = {
   ],
 };
 
-function runAll(...msgs: PgoutputMessage[]): Change[] {
-  const a = new TransactionAssembler(NS);
+/** The assembler, fed messages written with their tuples as arrays of values. */
+class PlainAssembler extends TransactionAssembler {
+  override apply(msg: PlainMessage | PgoutputMessage): Change[] {
+    return super.apply(withTuples(msg as PlainMessage));
+  }
+}
+
+function runAll(...msgs: PlainMessage[]): Change[] {
+  const a = new PlainAssembler(NS);
   return msgs.flatMap((m) => a.apply(m));
 }
 
 /** Like runAll, for row changes only. */
-function run(...msgs: PgoutputMessage[]): RowChange[] {
+function run(...msgs: PlainMessage[]): RowChange[] {
   return runAll(...msgs).map((c) => {
     assert.equal(c.kind, 'row');
     return c;
@@ -163,7 +171,7 @@ describe('transaction assembly and events', () => {
   });
 
   test('a new Relation message changes the column mapping from then on', () => {
-    const a = new TransactionAssembler(NS);
+    const a = new PlainAssembler(NS);
     a.apply(begin);
     a.apply(users);
     const before = a.apply({ tag: 'insert', relationId: 16384, newTuple: ['1', 'a', 't', null] });
@@ -173,20 +181,20 @@ describe('transaction assembly and events', () => {
         { isKey: true, name: 'id', typeOid: 20, typeMod: -1 },
         { isKey: false, name: 'full_name', typeOid: 25, typeMod: -1 },
       ],
-    } as PgoutputMessage);
+    } as PlainMessage);
     const after = a.apply({ tag: 'insert', relationId: 16384, newTuple: ['2', 'b'] });
     assert.deepEqual(event(before[0] as RowChange)['data'], { id: 1, name: 'a', active: true, doc: null });
     assert.deepEqual(event(after[0] as RowChange)['data'], { id: 2, full_name: 'b' });
   });
 
   test('protocol violations are DecodeErrors', () => {
-    const a = new TransactionAssembler(NS);
+    const a = new PlainAssembler(NS);
     assert.throws(() => a.apply({ tag: 'insert', relationId: 1, newTuple: [] }), DecodeError); // no begin
     a.apply(begin);
     assert.throws(() => a.apply({ tag: 'insert', relationId: 1, newTuple: [] }), DecodeError); // unknown relation
     a.apply(users);
     assert.throws(() => a.apply({ tag: 'insert', relationId: 16384, newTuple: ['1'] }), DecodeError); // width
-    assert.throws(() => a.apply({ ...commit, commitLsn: 1n } as PgoutputMessage), DecodeError); // lsn mismatch
+    assert.throws(() => a.apply({ ...commit, commitLsn: 1n } as PlainMessage), DecodeError); // lsn mismatch
     assert.throws(() => a.apply(begin), DecodeError); // nested begin
     a.apply(commit);
     assert.equal(a.inTransaction, false);
@@ -194,7 +202,7 @@ describe('transaction assembly and events', () => {
   });
 
   test('logical messages: transactional ones take a position, others stand alone', () => {
-    const a = new TransactionAssembler(NS);
+    const a = new PlainAssembler(NS);
     const content = new Uint8Array([0x7b, 0x7d]);
     const lone = a.apply({ tag: 'message', transactional: false, lsn: 0x500n, prefix: 'hb', content });
     a.apply(begin);
@@ -229,7 +237,7 @@ describe('transaction assembly and events', () => {
   });
 
   test('the commit marker counts published events and all changes', () => {
-    const a = new TransactionAssembler(NS);
+    const a = new PlainAssembler(NS);
     a.apply(begin);
     a.apply(users);
     a.apply({ tag: 'insert', relationId: 16384, newTuple: ['1', 'a', 't', null] });

@@ -8,7 +8,7 @@
  * `DecodeError` with the message tag and the byte offset; no other exception escapes.
  */
 import { DecodeError } from '../../errors.js';
-import { OldTupleKind, UNCHANGED_TOAST } from './messages.js';
+import { OldTupleKind } from './messages.js';
 import type {
   BeginMessage,
   CommitMessage,
@@ -20,11 +20,11 @@ import type {
   RelationColumn,
   RelationMessage,
   TruncateMessage,
-  Tuple,
   TypeMessage,
   UpdateMessage,
 } from './messages.js';
 import { ByteReader } from './reader.js';
+import { ColumnKind, Tuple } from './tuple.js';
 
 // Byte values of the single-character markers used on the wire.
 const CHAR_K = 0x4b; // 'K': the old tuple is the replica identity key.
@@ -218,33 +218,42 @@ function parseMessage(r: ByteReader): LogicalMessage {
   return { tag: 'message', transactional: (flags & MESSAGE_TRANSACTIONAL) !== 0, lsn, prefix, content };
 }
 
-/** TupleData: Int16 column count, then per column a kind byte and, for `t`/`b`, Int32 length + bytes. */
+/**
+ * TupleData: Int16 column count, then per column a kind byte and, for `t`/`b`, Int32 length + bytes.
+ * The values stay in the message: the tuple records where each is (text is checked to be UTF-8).
+ */
 function parseTupleData(r: ByteReader): Tuple {
   const countAt = r.offset;
   const count = r.i16(); // Int16: number of columns.
   if (count < 0) r.fail(`negative column count ${count}`, countAt);
-  const tuple: Tuple = [];
+  const spans: number[] = [];
   for (let i = 0; i < count; i++) {
     const kindAt = r.offset;
     const kind = r.u8(); // Byte1: 'n', 'u', 't' or 'b'.
     switch (kind) {
       case CHAR_n:
-        tuple.push(null);
+        spans.push(ColumnKind.Null, 0, 0);
         break;
       case CHAR_u:
-        tuple.push(UNCHANGED_TOAST);
+        spans.push(ColumnKind.Unchanged, 0, 0);
         break;
-      case CHAR_t:
-        tuple.push(r.text(r.i32())); // Int32 length, Byte(n) value in text format (UTF-8).
+      case CHAR_t: {
+        const n = r.i32(); // Int32 length, Byte(n) value in text format (UTF-8).
+        const text = r.textSpan(n);
+        spans.push(text.ascii ? ColumnKind.Text : ColumnKind.TextUtf8, text.start, text.start + n);
         break;
-      case CHAR_b:
-        tuple.push(r.copyBytes(r.i32())); // Int32 length, Byte(n) value in binary format, copied.
+      }
+      case CHAR_b: {
+        const n = r.i32(); // Int32 length, Byte(n) value in binary format.
+        const start = r.span(n);
+        spans.push(ColumnKind.Binary, start, start + n);
         break;
+      }
       default:
         r.fail(`unknown tuple column kind 0x${hex2(kind)}`, kindAt);
     }
   }
-  return tuple;
+  return new Tuple(r.buffer, spans);
 }
 
 /** Reads the Byte1('N') that precedes a new tuple. */

@@ -14,8 +14,10 @@ export const UNCHANGED_TOAST: unique symbol = Symbol('unchanged-toast');
  */
 export type TupleValue = string | Uint8Array | null | typeof UNCHANGED_TOAST;
 
-/** The values of one row, in the column order of its Relation message. */
-export type Tuple = TupleValue[];
+import type { Tuple } from './tuple.js';
+
+/** The values of one row, in the column order of its Relation message (see `tuple.ts`). */
+export type { Tuple };
 
 /** Which old row image a message carries: the replica identity key (`K`) or the full row (`O`). */
 export const OldTupleKind = { Key: 'key', Full: 'full' } as const;

@@ -102,6 +102,34 @@ export class ByteReader {
     return this.latin1.slice(start, end);
   }
 
+  /** The buffer being read. */
+  get buffer(): Buffer {
+    return this.buf;
+  }
+
+  /**
+   * Skips the next `n` bytes, which must be UTF-8 text, and returns where they start: `true` in
+   * `ascii` when they are all below 0x80. Invalid UTF-8 throws, as `text` does.
+   */
+  textSpan(n: number): { start: number; ascii: boolean } {
+    const start = this.take(n);
+    const end = start + n;
+    const buf = this.buf;
+    for (let i = start; i < end; i++) {
+      if (buf[i]! > 0x7f) {
+        if (!isUtf8(buf.subarray(start, end)))
+          throw new DecodeError('invalid UTF-8 in text', this.tag, start);
+        return { start, ascii: false };
+      }
+    }
+    return { start, ascii: true };
+  }
+
+  /** Skips the next `n` bytes and returns where they start. */
+  span(n: number): number {
+    return this.take(n);
+  }
+
   /** Returns the next `n` bytes as a view that shares memory with the buffer (no copy). */
   bytes(n: number): Buffer {
     const start = this.take(n);
