@@ -9,18 +9,22 @@
  * only the values whose text is rewritten go through a string.
  */
 
+/** A buffer grown past this for one large event is let go at the next `reset()`. */
+const KEEP_BYTES = 1024 * 1024;
+
 /** Where an event's bytes are written; `view()` is valid until the next `reset()`. */
 export class JsonBytes {
   buf: Buffer;
   pos = 0;
 
-  constructor(size = 64 * 1024) {
+  constructor(private readonly size = 64 * 1024) {
     this.buf = Buffer.allocUnsafeSlow(size);
   }
 
   /** Starts a new event at the beginning of the buffer. */
   reset(): void {
     this.pos = 0;
+    if (this.buf.length > KEEP_BYTES) this.buf = Buffer.allocUnsafeSlow(this.size);
   }
 
   /** The bytes written since `reset()`. */
@@ -64,7 +68,7 @@ export class JsonBytes {
 
   /** Any string, as UTF-8. */
   text(s: string): void {
-    this.ensure(s.length * 3);
+    this.ensure(s.length <= 4096 ? s.length * 3 : Buffer.byteLength(s, 'utf8'));
     this.pos += this.buf.write(s, this.pos, 'utf8');
   }
 

@@ -324,8 +324,8 @@ export type ByteWriter = (src: Uint8Array, start: number, end: number, out: Json
 
 /** Text as a JSON string: the bytes, with `"`, `\` and control characters escaped as JSON.stringify does. */
 const quoteBytes: ByteWriter = (src, start, end, out) => {
-  out.ensure((end - start) * 6 + 2);
-  const buf = out.buf;
+  out.ensure(end - start + 2);
+  let buf = out.buf;
   let p = out.pos;
   buf[p++] = CH_QUOTE;
   for (let i = start; i < end; i++) {
@@ -334,6 +334,10 @@ const quoteBytes: ByteWriter = (src, start, end, out) => {
       buf[p++] = c; // bytes above 0x7f are valid UTF-8, which JSON carries as it is
       continue;
     }
+    // An escape takes up to 6 bytes: room for it and the rest (the buffer grows only as needed).
+    out.pos = p;
+    out.ensure(6 + end - i + 1);
+    buf = out.buf;
     buf[p++] = CH_BACKSLASH;
     const short = SHORT_ESCAPES[c];
     if (short !== undefined) {

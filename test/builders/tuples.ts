@@ -3,7 +3,8 @@
  * messages compared in that form.
  */
 import type { PgoutputMessage, TupleValue } from '../../src/source/pgoutput/messages.js';
-import { Tuple } from '../../src/source/pgoutput/tuple.js';
+import { UNCHANGED_TOAST } from '../../src/source/pgoutput/messages.js';
+import { ColumnKind, Tuple } from '../../src/source/pgoutput/tuple.js';
 
 type WithArrays<M> = {
   [K in keyof M]: M[K] extends Tuple ? TupleValue[] : M[K] extends Tuple | null ? TupleValue[] | null : M[K];
@@ -21,7 +22,7 @@ export function withTuples(m: PlainMessage): PgoutputMessage {
   const out: Record<string, unknown> = { ...m };
   for (const key of ['newTuple', 'oldTuple']) {
     const v = out[key];
-    if (Array.isArray(v)) out[key] = Tuple.of(v as TupleValue[]); // a Tuple already is kept
+    if (Array.isArray(v)) out[key] = tupleOf(v as TupleValue[]); // a Tuple already is kept
   }
   return out as unknown as PgoutputMessage;
 }
@@ -34,4 +35,28 @@ export function plain(x: unknown): unknown {
     return Object.fromEntries(Object.entries(x).map(([k, v]) => [k, plain(v)]));
   }
   return x;
+}
+
+/** A tuple of these values, in a buffer of its own. */
+export function tupleOf(values: readonly TupleValue[]): Tuple {
+  const parts: Buffer[] = [];
+  const spans: number[] = [];
+  let at = 0;
+  for (const v of values) {
+    if (v === null || v === UNCHANGED_TOAST) {
+      spans.push(v === null ? ColumnKind.Null : ColumnKind.Unchanged, at, at);
+      continue;
+    }
+    const b = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v);
+    const kind =
+      typeof v !== 'string'
+        ? ColumnKind.Binary
+        : b.length === v.length
+          ? ColumnKind.Text
+          : ColumnKind.TextUtf8;
+    spans.push(kind, at, at + b.length);
+    parts.push(b);
+    at += b.length;
+  }
+  return new Tuple(Buffer.concat(parts), spans);
 }

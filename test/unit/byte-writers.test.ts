@@ -53,6 +53,8 @@ describe('byte writers give the JSON of the string writers', () => {
       const { declined } = check(oid, texts);
       assert.deepEqual(declined, [], 'text is always taken');
     }
+    // Escapes grow the buffer as they come: a long run of them, from a small buffer.
+    check(25, ['\u0001"\\\n'.repeat(5000) + 'é', 'x'.repeat(70_000)]);
   });
 
   test('integers, numerics and floats: plain decimals taken, everything else left to the string writer', () => {
@@ -170,11 +172,13 @@ describe('event ids and numbers as bytes', () => {
       out.uint(n);
       out.byte(0x2c);
     }
-    const long = Buffer.alloc(100_000, 0x61);
-    out.copy(long, 10, 99_990);
+    const long = Buffer.alloc(2_000_000, 0x61);
+    out.copy(long, 10, 1_999_990);
     out.copy(Buffer.from('xyz'), 1, 3);
     out.text('é');
     const text = out.view().toString('utf8');
-    assert.equal(text, `0,9,10,99,100,4294967295,${2 ** 53 - 1},${'a'.repeat(99_980)}yzé`);
+    assert.equal(text, `0,9,10,99,100,4294967295,${2 ** 53 - 1},${'a'.repeat(1_999_980)}yzé`);
+    out.reset();
+    assert.ok(out.buf.length <= 4, 'a buffer grown past 1 MB for one event is let go');
   });
 });

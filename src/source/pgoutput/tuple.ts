@@ -30,30 +30,6 @@ export class Tuple {
     private readonly spans: number[],
   ) {}
 
-  /** A tuple of these values, in a buffer of its own (for tests, and values built in code). */
-  static of(values: readonly TupleValue[]): Tuple {
-    const parts: Buffer[] = [];
-    const spans: number[] = [];
-    let at = 0;
-    for (const v of values) {
-      if (v === null || v === UNCHANGED_TOAST) {
-        spans.push(v === null ? ColumnKind.Null : ColumnKind.Unchanged, at, at);
-        continue;
-      }
-      const b = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.from(v);
-      const kind =
-        typeof v !== 'string'
-          ? ColumnKind.Binary
-          : b.length === v.length
-            ? ColumnKind.Text
-            : ColumnKind.TextUtf8;
-      spans.push(kind, at, at + b.length);
-      parts.push(b);
-      at += b.length;
-    }
-    return new Tuple(Buffer.concat(parts), spans);
-  }
-
   /** Number of columns. */
   get length(): number {
     return this.spans.length / 3;
