@@ -229,8 +229,8 @@ export class Pipeline {
         { ackTimeoutMs: settings.ackTimeoutMs, window: settings.maxInFlight },
       );
 
-      const publish = (subject: string, id: string, body: string | Uint8Array, meta: EventMeta) => {
-        sink.publish(checkpoint.publish(), subject, id, body, meta);
+      const publish = (subject: string, body: string | Uint8Array, meta: EventMeta) => {
+        sink.publish(checkpoint.publish(), subject, body, meta);
         publishedInTx++;
       };
 
@@ -333,7 +333,7 @@ export class Pipeline {
             return JSON.stringify(text);
           };
           if (Date.now() - (typesReadAt.get(relation) ?? 0) < TYPE_REFRESH_MS) {
-            publish(subject, change.id, encodeChange(change, asText), changeMeta(change));
+            publish(subject, encodeChange(change, asText), changeMeta(change));
             return countPublished(change);
           }
           log.info(
@@ -351,11 +351,11 @@ export class Pipeline {
             await catalog.complete(sql, missingOf(relation.columns.map((c) => c.typeOid)));
             assembler.rebuildWriters(relation);
             typesReadAt.set(relation, Date.now());
-            publish(subject, later.id, encodeChange(later, asText), changeMeta(later));
+            publish(subject, encodeChange(later, asText), changeMeta(later));
             countPublished(later);
           });
         }
-        publish(subject, change.id, body, changeMeta(change));
+        publish(subject, body, changeMeta(change));
         countPublished(change);
       };
 
@@ -391,9 +391,10 @@ export class Pipeline {
             const open = assembler.openTransaction;
             const markerSubject = this.router.commitSubject;
             if (markerSubject !== null && open && publishedInTx > 0) {
-              const id = eventId(open.info.idPrefix, COMMIT_MARKER);
-              const meta = { lsn: open.info.lsnText, xid: open.info.xid, position: null };
-              publish(markerSubject, id, encodeCommitMarker(id, open, publishedInTx), meta);
+              const { idPrefix, lsnText, xid } = open.info;
+              const meta = { idPrefix, idNumber: COMMIT_MARKER, lsn: lsnText, xid, position: null };
+              const id = eventId(idPrefix, COMMIT_MARKER);
+              publish(markerSubject, encodeCommitMarker(id, open, publishedInTx), meta);
               metrics.messageCount++;
             }
             assembler.apply(msg);

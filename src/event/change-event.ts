@@ -16,9 +16,16 @@
  */
 import type { Tuple, TupleValue } from '../source/pgoutput/messages.js';
 import { ColumnKind } from '../source/pgoutput/tuple.js';
-import { writeEventId } from './event-id.js';
+import { writeEventId, type TransactionIdPrefix } from './event-id.js';
 import { JsonBytes, utf8 } from './json-bytes.js';
-import type { Change, Column, OpenTransaction, RowChange, TransactionInfo } from './transaction.js';
+import {
+  NON_TRANSACTIONAL,
+  type Change,
+  type Column,
+  type OpenTransaction,
+  type RowChange,
+  type TransactionInfo,
+} from './transaction.js';
 import { valueToJson } from './values.js';
 
 /**
@@ -138,8 +145,14 @@ function writeValue(column: Column, tuple: Tuple, i: number, badValue: BadValue 
   out.text(badValue ? tolerant(column, value, badValue) : valueToJson(value, column.write));
 }
 
-/** Transaction metadata of an event, sent as NATS headers next to `Nats-Msg-Id`. */
+/**
+ * What is sent as NATS headers with an event: its id (`Nats-Msg-Id`, given as the prefix and the
+ * number that `eventId` joins, so that it can be written as bytes) and the transaction metadata.
+ */
 export interface EventMeta {
+  idPrefix: TransactionIdPrefix;
+  /** The id's last 8 hex digits: the position, `COMMIT_MARKER` or `NON_TRANSACTIONAL`. */
+  idNumber: number;
   /** Commit LSN (`X/Y`); for a non-transactional message, the message's own LSN. */
   lsn: string;
   /** Transaction id; `null` for a non-transactional message. */
@@ -167,10 +180,18 @@ function tolerant(column: Column, value: Exclude<TupleValue, null | symbol>, bad
 
 /** The transaction metadata of a change. */
 export function changeMeta(change: Change): EventMeta {
-  if (change.kind === 'row') return { lsn: change.tx.lsnText, xid: change.tx.xid, position: change.position };
-  return change.tx
-    ? { lsn: change.tx.lsnText, xid: change.tx.xid, position: change.position }
-    : { lsn: change.lsnText, xid: null, position: null };
+  const tx = change.tx;
+  if (change.kind === 'row' || (tx && change.position !== null)) {
+    const position = change.position!;
+    return { idPrefix: tx!.idPrefix, idNumber: position, lsn: tx!.lsnText, xid: tx!.xid, position };
+  }
+  return {
+    idPrefix: change.idPrefix,
+    idNumber: NON_TRANSACTIONAL,
+    lsn: change.lsnText,
+    xid: null,
+    position: null,
+  };
 }
 
 /**

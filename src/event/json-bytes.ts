@@ -9,6 +9,8 @@
  * only the values whose text is rewritten go through a string.
  */
 
+import { putAscii, putBytes, putDecimal } from '../bytes.js';
+
 /** A buffer grown past this for one large event is let go at the next `reset()`. */
 const KEEP_BYTES = 1024 * 1024;
 
@@ -29,6 +31,9 @@ export class JsonBytes {
 
   /** The bytes written since `reset()`. */
   view(): Buffer {
+    // Writes past the end of a buffer are dropped silently: never hand out bytes cut short.
+    if (this.pos > this.buf.length)
+      throw new Error(`JSON overran its buffer (${this.pos} > ${this.buf.length})`);
     return this.buf.subarray(0, this.pos);
   }
 
@@ -53,17 +58,14 @@ export class JsonBytes {
 
   /** Bytes `[start, end)` of `src`. */
   copy(src: Uint8Array, start: number, end: number): void {
-    const n = end - start;
-    this.ensure(n);
-    const buf = this.buf;
-    let p = this.pos;
-    if (n > 64) {
-      buf.set(src.subarray(start, end), p);
-      p += n;
-    } else {
-      for (let i = start; i < end; i++) buf[p++] = src[i]!;
-    }
-    this.pos = p;
+    this.ensure(end - start);
+    this.pos = putBytes(this.buf, this.pos, src, start, end);
+  }
+
+  /** A string the caller knows to be ASCII (ids, LSNs). */
+  ascii(s: string): void {
+    this.ensure(s.length);
+    this.pos = putAscii(this.buf, this.pos, s);
   }
 
   /** Any string, as UTF-8. */
@@ -74,16 +76,8 @@ export class JsonBytes {
 
   /** A non-negative integer (below 2^53) in decimal. */
   uint(n: number): void {
-    let digits = 1;
-    for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
-    this.ensure(digits);
-    const buf = this.buf;
-    let p = this.pos + digits;
-    this.pos = p;
-    do {
-      buf[--p] = 0x30 + (n % 10);
-      n = Math.floor(n / 10);
-    } while (n > 0);
+    this.ensure(16);
+    this.pos = putDecimal(this.buf, this.pos, n);
   }
 }
 

@@ -90,6 +90,8 @@ export interface MessageChange {
   kind: 'message';
   /** Deterministic id: (commit LSN, position) in a transaction, (message LSN, NON_TRANSACTIONAL) otherwise. */
   id: string;
+  /** The prefix of `id`: the transaction's, or the message LSN's for a non-transactional message. */
+  idPrefix: TransactionIdPrefix;
   /** Position in the transaction; `null` for a non-transactional message. */
   position: number | null;
   /** The transaction; `null` for a non-transactional message. */
@@ -222,11 +224,11 @@ export class TransactionAssembler {
     if (msg.transactional && !tx)
       throw new DecodeError('transactional message outside a transaction', 'M', 0);
     const position = tx ? this.position++ : null;
+    const idPrefix = tx ? tx.idPrefix : transactionIdPrefix(this.namespace, msg.lsn);
     return {
       kind: 'message',
-      id: tx
-        ? eventId(tx.idPrefix, position!)
-        : eventId(transactionIdPrefix(this.namespace, msg.lsn), NON_TRANSACTIONAL),
+      id: eventId(idPrefix, tx ? position! : NON_TRANSACTIONAL),
+      idPrefix,
       position,
       tx,
       lsnText: formatLsn(msg.lsn),

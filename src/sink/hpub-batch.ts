@@ -3,17 +3,17 @@
  *
  * A publish through nats.js costs a subject check, a protocol line built and encoded, and four
  * buffers queued and copied again before the socket write, for every message. Here each frame
- * (`HPUB <subject> <reply> <header bytes> <total bytes>\r\n<headers><payload>\r\n`) is encoded
- * with one UTF-8 write into a large buffer, and the frames written since the last send are handed
- * to the connection as one buffer: once they pass `flushBytes`, and otherwise in a microtask, so
- * that a batch never waits past the work that filled it.
+ * (`HPUB <subject> <reply> <header bytes> <total bytes>\r\n<headers><payload>\r\n`) is written
+ * byte by byte into a large buffer from parts that are bytes already (the subject and the reply
+ * prefix encoded once, the header block and the payload written as bytes by the caller), and the
+ * frames written since the last send are handed to the connection as one buffer: once they pass
+ * `flushBytes`, and otherwise in a microtask, so that a batch never waits past the work that
+ * filled it.
  *
- * The byte count in the protocol line has to come before the bytes it counts. It is written as
- * the character count, which is exact for ASCII text (almost every event); when the write shows
- * multi-byte characters, the line is written again with the real count.
- *
- * The caller supplies valid subjects (no whitespace) and an ASCII header block.
+ * The caller supplies valid subjects (no whitespace).
  */
+
+import { putBytes, putDecimal } from '../bytes.js';
 
 /** Where batches go: the connection's command queue, which keeps them in order with its own. */
 export type SendBytes = (bytes: Uint8Array) => void;
@@ -43,52 +43,43 @@ export class HpubBatch {
   ) {}
 
   /**
-   * Queues one message: `headerBlock` is the `NATS/1.0` header section, ASCII, ending with an empty
-   * line. Returns the size of headers and payload in bytes; a message larger than `maxBytes` is not
-   * queued (the caller reports it).
+   * Queues one message to `subject` with the reply subject `<replyPrefix><replySeq>`; `headers` is
+   * the `NATS/1.0` header section, ending with an empty line. Returns the size of headers and
+   * payload in bytes; a message larger than `maxBytes` is not queued (the caller reports it).
    */
   add(
-    subject: string,
-    reply: string,
-    headerBlock: string,
-    payload: string | Uint8Array,
+    subject: Uint8Array,
+    replyPrefix: Uint8Array,
+    replySeq: number,
+    headers: Uint8Array,
+    payload: Uint8Array,
     maxBytes: number,
   ): number {
-    const hlen = headerBlock.length;
-    const prefix = `HPUB ${subject} ${reply} ${hlen} `;
-    const text = typeof payload === 'string';
-    const guess = hlen + payload.length;
-    const line = `${prefix}${guess}\r\n`;
-    // Strings are written with their CRLF; a byte payload is copied after the text.
-    const str = text ? line + headerBlock + payload + '\r\n' : line + headerBlock;
-    const tail = text ? 0 : payload.length + 2;
-    this.reserve(str.length * 3 + tail);
-    let at = this.end;
-    const slab = this.slab;
-    const written = slab.write(str, at, 'utf8');
-    let lineBytes = line.length;
-    let size = guess;
-    if (written !== str.length) {
-      // Multi-byte characters in the subject or the payload: count the bytes of each part.
-      lineBytes = Buffer.byteLength(line, 'utf8');
-      size = written - lineBytes - (text ? 2 : 0) + (text ? 0 : payload.length);
-    }
+    const hlen = headers.length;
+    const size = hlen + payload.length;
     if (size > maxBytes) return size;
-    if (size !== guess) {
-      const fixed = `${prefix}${size}\r\n`;
-      const fixedBytes = Buffer.byteLength(fixed, 'utf8');
-      if (fixedBytes !== lineBytes) slab.copyWithin(at + fixedBytes, at + lineBytes, at + written);
-      slab.write(fixed, at, 'utf8');
-      at += fixedBytes - lineBytes;
-    }
-    at += written;
-    if (!text) {
-      slab.set(payload, at);
-      at += payload.length;
-      slab[at++] = 13;
-      slab[at++] = 10;
-    }
-    this.end = at;
+    // HPUB, 4 spaces, CRLF twice, and three numbers of at most 16 digits.
+    this.reserve(subject.length + replyPrefix.length + size + 5 + 4 + 4 + 48);
+    const slab = this.slab;
+    let p = this.end;
+    p = putBytes(slab, p, HPUB);
+    p = putBytes(slab, p, subject);
+    slab[p++] = SPACE;
+    p = putBytes(slab, p, replyPrefix);
+    p = putDecimal(slab, p, replySeq);
+    slab[p++] = SPACE;
+    p = putDecimal(slab, p, hlen);
+    slab[p++] = SPACE;
+    p = putDecimal(slab, p, size);
+    slab[p++] = CR;
+    slab[p++] = LF;
+    p = putBytes(slab, p, headers);
+    p = putBytes(slab, p, payload);
+    slab[p++] = CR;
+    slab[p++] = LF;
+    // Writes past the end of a buffer are dropped silently: a frame must never go out cut short.
+    if (p > slab.length) throw new Error(`HPUB frame overran its buffer (${p} > ${slab.length})`);
+    this.end = p;
     if (this.end - this.start >= this.flushBytes) this.flush();
     else if (!this.scheduled) {
       this.scheduled = true;
@@ -113,3 +104,8 @@ export class HpubBatch {
     this.start = this.end = 0;
   }
 }
+
+const HPUB = Buffer.from('HPUB ', 'latin1');
+const SPACE = 0x20;
+const CR = 0x0d;
+const LF = 0x0a;

@@ -14,8 +14,14 @@ import { type Msg, type NatsConnection, type Subscription } from '@nats-io/trans
 import { randomBytes } from 'node:crypto';
 import { PublishError } from '../errors.js';
 import type { EventMeta } from '../event/change-event.js';
+import { eventId, writeEventId } from '../event/event-id.js';
+import { putAscii, putBytes, putDecimal } from '../bytes.js';
+import { JsonBytes, utf8 } from '../event/json-bytes.js';
 import { HpubBatch, type SendBytes } from './hpub-batch.js';
 import { InFlight } from './in-flight.js';
+
+/** Subjects whose bytes are kept at most (tables × actions, and message prefixes). */
+const MAX_CACHED_SUBJECTS = 10_000;
 
 /** The headers sent with every event besides `Nats-Msg-Id`. */
 export const Header = {
@@ -42,15 +48,40 @@ export interface SinkOptions {
   window: number;
 }
 
+const MSG_ID = utf8(`NATS/1.0\r\n${Header.MsgId}: `);
+const LSN = utf8(`\r\n${Header.Lsn}: `);
+const XID = utf8(`\r\n${Header.Xid}: `);
+const NOT_TRANSACTIONAL = utf8(`\r\n${Header.Transactional}: false`);
+const POSITION = utf8(`\r\n${Header.Position}: `);
+const END = utf8('\r\n\r\n');
+/** The fixed parts of a header section, the id (36 bytes) and two numbers (16 bytes each), at most. */
+const HEADER_BYTES =
+  MSG_ID.length + 36 + LSN.length + NOT_TRANSACTIONAL.length + POSITION.length + END.length + 32;
+
 /**
- * The header section of an event: `Nats-Msg-Id`, then the transaction metadata. ASCII only (ids,
- * LSNs and numbers), so its length in characters is its length in bytes.
+ * Writes the header section of an event into `out` (from its start) and returns it:
+ * `Nats-Msg-Id`, then the transaction metadata. ASCII only (ids, LSNs and numbers).
  */
-export function headerBlock(msgId: string, meta: EventMeta): string {
-  let block = `NATS/1.0\r\n${Header.MsgId}: ${msgId}\r\n${Header.Lsn}: ${meta.lsn}\r\n`;
-  block += meta.xid === null ? `${Header.Transactional}: false\r\n` : `${Header.Xid}: ${meta.xid}\r\n`;
-  if (meta.position !== null) block += `${Header.Position}: ${meta.position}\r\n`;
-  return block + '\r\n';
+export function writeHeaderBlock(out: JsonBytes, meta: EventMeta): Buffer {
+  out.reset();
+  out.ensure(HEADER_BYTES + meta.lsn.length);
+  const buf = out.buf;
+  let p = putBytes(buf, 0, MSG_ID);
+  p = writeEventId(meta.idPrefix, meta.idNumber, buf, p);
+  p = putBytes(buf, p, LSN);
+  p = putAscii(buf, p, meta.lsn);
+  if (meta.xid === null) {
+    p = putBytes(buf, p, NOT_TRANSACTIONAL);
+  } else {
+    p = putBytes(buf, p, XID);
+    p = putDecimal(buf, p, meta.xid);
+  }
+  if (meta.position !== null) {
+    p = putBytes(buf, p, POSITION);
+    p = putDecimal(buf, p, meta.position);
+  }
+  out.pos = putBytes(buf, p, END);
+  return out.view();
 }
 
 /**
@@ -131,6 +162,10 @@ export function replySeq(msg: Msg, from: number): number {
 /** A JetStream publisher for one replication session. */
 export class JetStreamSink {
   private readonly inbox: string;
+  private readonly inboxBytes: Buffer;
+  private readonly subjects = new Map<string, Buffer>();
+  /** Each event's header section is written here, then copied into its frame. */
+  private readonly headers = new JsonBytes(256);
   private readonly batch: HpubBatch;
   private readonly subscription: Subscription;
   private readonly pending: InFlight;
@@ -147,6 +182,7 @@ export class JetStreamSink {
     // Short, because every publish carries it and every PubAck comes back on it: `_pgw.` and 72
     // random bits, unique to this session.
     this.inbox = `_pgw.${randomBytes(9).toString('base64url')}.`;
+    this.inboxBytes = utf8(this.inbox);
     this.subscription = nc.subscribe(this.inbox + '*', {
       callback: (err, msg) =>
         err
@@ -168,21 +204,23 @@ export class JetStreamSink {
 
   /**
    * Publishes to JetStream. `seq` numbers the event (1, 2, 3… in the order of publishing);
-   * `msgId` becomes its `Nats-Msg-Id`; `meta` becomes the `Pgwalstreams-Lsn`, `-Xid` and
+   * `meta` gives its `Nats-Msg-Id` (the event id) and the `Pgwalstreams-Lsn`, `-Xid` and
    * `-Position` headers (`Pgwalstreams-Transactional: false` on a message outside a transaction).
    */
-  publish(seq: number, subject: string, msgId: string, payload: string | Uint8Array, meta: EventMeta): void {
+  publish(seq: number, subject: string, payload: string | Uint8Array, meta: EventMeta): void {
     if (this.failure) return;
     if (this.nc.isClosed()) {
       this.fail(new PublishError(`publish to ${subject} failed: the NATS connection is closed`, { subject }));
       return;
     }
     const max = this.nc.info?.max_payload ?? Infinity;
-    const size = this.batch.add(subject, this.inbox + seq, headerBlock(msgId, meta), payload, max);
+    const body = typeof payload === 'string' ? utf8(payload) : payload;
+    const headers = writeHeaderBlock(this.headers, meta);
+    const size = this.batch.add(this.subjectBytes(subject), this.inboxBytes, seq, headers, body, max);
     if (size > max) {
       this.fail(
         new PublishError(
-          `event ${msgId} on ${subject} is ${size} bytes with its headers, more than the NATS server's max_payload of ${max} bytes: ` +
+          `event ${eventId(meta.idPrefix, meta.idNumber)} on ${subject} is ${size} bytes with its headers, more than the NATS server's max_payload of ${max} bytes: ` +
             'raise max_payload in the nats-server configuration (up to 64MB); pgwalstreams retries meanwhile',
           { subject },
         ),
@@ -190,6 +228,17 @@ export class JetStreamSink {
       return;
     }
     this.pending.add(seq, subject, Date.now());
+  }
+
+  /** A subject's bytes, encoded once (the cache is emptied if many subjects come and go). */
+  private subjectBytes(subject: string): Buffer {
+    let bytes = this.subjects.get(subject);
+    if (!bytes) {
+      if (this.subjects.size >= MAX_CACHED_SUBJECTS) this.subjects.clear();
+      bytes = utf8(subject);
+      this.subjects.set(subject, bytes);
+    }
+    return bytes;
   }
 
   /** Events published and not yet acknowledged. */

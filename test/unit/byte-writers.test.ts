@@ -180,5 +180,7 @@ describe('event ids and numbers as bytes', () => {
     assert.equal(text, `0,9,10,99,100,4294967295,${2 ** 53 - 1},${'a'.repeat(1_999_980)}yzé`);
     out.reset();
     assert.ok(out.buf.length <= 4, 'a buffer grown past 1 MB for one event is let go');
+    out.pos = out.buf.length + 1; // as after a write past the end, which typed arrays drop silently
+    assert.throws(() => out.view(), /overran its buffer/);
   });
 });

@@ -1,6 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import type { EventMeta } from '../../src/event/change-event.js';
+import { eventId, transactionIdPrefix } from '../../src/event/event-id.js';
+import { JsonBytes } from '../../src/event/json-bytes.js';
+import { COMMIT_MARKER, NON_TRANSACTIONAL } from '../../src/event/transaction.js';
 import { HpubBatch } from '../../src/sink/hpub-batch.js';
+import { writeHeaderBlock } from '../../src/sink/jetstream-sink.js';
 
 interface Frame {
   subject: string;
@@ -48,6 +53,28 @@ function recorder(flushBytes?: number) {
 }
 
 const HEADERS = 'NATS/1.0\r\nNats-Msg-Id: id-1\r\n\r\n';
+
+/** Queues a message given as text: the reply `<prefix><number>` is split as the sink passes it. */
+function add(
+  batch: HpubBatch,
+  subject: string,
+  reply: string,
+  headers: string,
+  payload: string | Uint8Array,
+  maxBytes: number,
+): number {
+  const dot = reply.lastIndexOf('.') + 1;
+  const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
+  const bytes = (t: string) => Buffer.from(t, 'utf8');
+  return batch.add(
+    bytes(subject),
+    bytes(reply.slice(0, dot)),
+    Number(reply.slice(dot)),
+    bytes(headers),
+    body,
+    maxBytes,
+  );
+}
 const tick = () => new Promise<void>((resolve) => queueMicrotask(resolve));
 
 describe('HpubBatch', () => {
@@ -55,7 +82,7 @@ describe('HpubBatch', () => {
     const { batch, sends, all } = recorder();
     const payloads = ['{"id":1}', '{"name":"x"}', '{}'];
     payloads.forEach((p, i) =>
-      assert.equal(batch.add(`db.public.t${i}`, `_in.${i}`, HEADERS, p, 1e6), HEADERS.length + p.length),
+      assert.equal(add(batch, `db.public.t${i}`, `_in.${i}`, HEADERS, p, 1e6), HEADERS.length + p.length),
     );
     assert.equal(sends.length, 0, 'nothing sent while the work that fills the batch runs');
     await tick();
@@ -71,7 +98,7 @@ describe('HpubBatch', () => {
     const { batch, all } = recorder();
     // 1 + 2 + 3 + 4 bytes per character; the counts change number of digits (9x → 1xx).
     const payloads = ['a', 'é', '€', '😀', 'é'.repeat(60), '€'.repeat(40) + 'x'.repeat(20)];
-    const sizes = payloads.map((p) => batch.add('db.public.café', '_in.1', HEADERS, p, 1e6));
+    const sizes = payloads.map((p) => add(batch, 'db.public.café', '_in.1', HEADERS, p, 1e6));
     assert.deepEqual(
       sizes,
       payloads.map((p) => HEADERS.length + Buffer.byteLength(p)),
@@ -87,9 +114,9 @@ describe('HpubBatch', () => {
   test('byte payloads are sent as they are, in order with text frames', async () => {
     const { batch, all } = recorder();
     const bytes = Uint8Array.from([0, 0xff, 13, 10, 0x80, 65]);
-    batch.add('a', 'r.1', HEADERS, 'first', 1e6);
-    assert.equal(batch.add('b', 'r.2', HEADERS, bytes, 1e6), HEADERS.length + bytes.length);
-    batch.add('c', 'r.3', HEADERS, 'third', 1e6);
+    add(batch, 'a', 'r.1', HEADERS, 'first', 1e6);
+    assert.equal(add(batch, 'b', 'r.2', HEADERS, bytes, 1e6), HEADERS.length + bytes.length);
+    add(batch, 'c', 'r.3', HEADERS, 'third', 1e6);
     await tick();
     const frames = parseFrames(all());
     assert.deepEqual(
@@ -104,9 +131,9 @@ describe('HpubBatch', () => {
     const { batch, sends, all } = recorder();
     const big = 'é'.repeat(100); // 100 characters, 200 bytes
     const max = HEADERS.length + 150;
-    assert.equal(batch.add('a', 'r.1', HEADERS, big, max), HEADERS.length + 200);
-    assert.equal(batch.add('a', 'r.2', HEADERS, new Uint8Array(151), max), HEADERS.length + 151);
-    assert.equal(batch.add('b', 'r.3', HEADERS, 'ok', max), HEADERS.length + 2);
+    assert.equal(add(batch, 'a', 'r.1', HEADERS, big, max), HEADERS.length + 200);
+    assert.equal(add(batch, 'a', 'r.2', HEADERS, new Uint8Array(151), max), HEADERS.length + 151);
+    assert.equal(add(batch, 'b', 'r.3', HEADERS, 'ok', max), HEADERS.length + 2);
     await tick();
     assert.equal(sends.length, 1);
     assert.deepEqual(
@@ -120,7 +147,7 @@ describe('HpubBatch', () => {
     const payloads: string[] = [];
     for (let i = 0; i < 2000; i++) payloads.push(`{"i":${i},"text":"${'x'.repeat(i % 50)}"}`);
     payloads.splice(700, 0, 'y'.repeat(300_000), 'é'.repeat(200_000)); // larger than one buffer
-    for (const [i, p] of payloads.entries()) batch.add('db.public.t', `_in.${i}`, HEADERS, p, 1e9);
+    for (const [i, p] of payloads.entries()) add(batch, 'db.public.t', `_in.${i}`, HEADERS, p, 1e9);
     assert.ok(sends.length > 100, `sent ${sends.length} times before the microtask`);
     for (const s of sends) assert.deepEqual(Buffer.from(s.view), s.copy, 'a sent buffer changed afterwards');
     await tick();
@@ -130,5 +157,29 @@ describe('HpubBatch', () => {
       assert.equal(f.reply, `_in.${i}`);
       assert.equal(f.payload.toString('utf8'), payloads[i]);
     });
+  });
+});
+
+describe('event header section', () => {
+  test('Nats-Msg-Id, then the transaction metadata, or Transactional: false outside a transaction', () => {
+    const out = new JsonBytes(8);
+    const idPrefix = transactionIdPrefix(0x2abcdef, 0x16b3748n);
+    const id = (n: number) => eventId(idPrefix, n);
+    const block = (meta: Omit<EventMeta, 'idPrefix'>) =>
+      writeHeaderBlock(out, { idPrefix, ...meta }).toString('latin1');
+    assert.equal(
+      block({ idNumber: 1234567, lsn: '0/16B3748', xid: 4294967295, position: 1234567 }),
+      `NATS/1.0\r\nNats-Msg-Id: ${id(1234567)}\r\nPgwalstreams-Lsn: 0/16B3748\r\nPgwalstreams-Xid: 4294967295\r\n` +
+        'Pgwalstreams-Position: 1234567\r\n\r\n',
+    );
+    assert.equal(
+      block({ idNumber: NON_TRANSACTIONAL, lsn: 'FFFFFFFF/FFFFFFFF', xid: null, position: null }),
+      `NATS/1.0\r\nNats-Msg-Id: ${id(NON_TRANSACTIONAL)}\r\nPgwalstreams-Lsn: FFFFFFFF/FFFFFFFF\r\n` +
+        'Pgwalstreams-Transactional: false\r\n\r\n',
+    );
+    assert.equal(
+      block({ idNumber: COMMIT_MARKER, lsn: '0/1', xid: 0, position: null }),
+      `NATS/1.0\r\nNats-Msg-Id: ${id(COMMIT_MARKER)}\r\nPgwalstreams-Lsn: 0/1\r\nPgwalstreams-Xid: 0\r\n\r\n`,
+    );
   });
 });

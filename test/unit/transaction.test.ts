@@ -64,6 +64,13 @@ function run(...msgs: PlainMessage[]): RowChange[] {
   });
 }
 
+/** The headers' metadata of a change, after checking that its id parts give the change's id. */
+const meta = (c: Change) => {
+  const { idPrefix, idNumber, ...rest } = changeMeta(c);
+  assert.equal(eventId(idPrefix, idNumber), c.id);
+  return rest;
+};
+
 const event = (c: RowChange) => JSON.parse(encodeChangeEvent(c)) as Record<string, unknown>;
 
 describe('transaction assembly and events', () => {
@@ -219,15 +226,15 @@ describe('transaction assembly and events', () => {
     a.apply(commit);
 
     assert.equal(lone[0]?.kind, 'message');
-    assert.deepEqual(changeMeta(lone[0]), { lsn: '0/500', xid: null, position: null });
+    assert.deepEqual(meta(lone[0]), { lsn: '0/500', xid: null, position: null });
     assert.deepEqual(decodeEventId(lone[0].id), {
       namespace: NS,
       commitLsn: 0x500n,
       position: NON_TRANSACTIONAL,
     });
     assert.equal(encodeChange(lone[0]), content, 'a message is published as its content');
-    assert.deepEqual(changeMeta(row!), { lsn: '0/16B3748', xid: 750, position: 0 });
-    assert.deepEqual(changeMeta(msg!), { lsn: '0/16B3748', xid: 750, position: 1 });
+    assert.deepEqual(meta(row!), { lsn: '0/16B3748', xid: 750, position: 0 });
+    assert.deepEqual(meta(msg!), { lsn: '0/16B3748', xid: 750, position: 1 });
     assert.equal(decodeEventId(msg!.id).position, 1);
     assert.throws(
       () => a.apply({ tag: 'message', transactional: true, lsn: 1n, prefix: 'x', content }),
