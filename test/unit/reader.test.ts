@@ -25,15 +25,16 @@ describe('ByteReader', () => {
     assert.equal(r.offset, 29);
   });
 
-  test('reads C strings and text as UTF-8', () => {
+  test('reads C strings as UTF-8, and skips text after checking it', () => {
     const r = new ByteReader(hexBytes('c3a9 00', '00', 'e69db1 78'), 'X');
     assert.equal(r.cstring(), 'é');
     assert.equal(r.cstring(), '');
-    assert.equal(r.text(3), '東');
+    assert.deepEqual(r.textSpan(3), { start: 4, ascii: false });
     assert.equal(r.offset, 7);
+    assert.deepEqual(r.textSpan(1), { start: 7, ascii: true });
   });
 
-  test('text of ASCII and non-ASCII values mixed in one message, and in a view of a larger buffer', () => {
+  test('text spans of ASCII and non-ASCII values mixed in one message, and in a view of a larger buffer', () => {
     const values = [
       'plain ascii, long enough to be a slice',
       '',
@@ -42,22 +43,29 @@ describe('ByteReader', () => {
       '\u007f edge',
       '日本 and ascii',
       'after',
+      '\uFFFD genuine',
     ];
     const parts = values.map((v) => Buffer.from(v, 'utf8'));
     const message = Buffer.concat([Buffer.from([0xff, 0x80]), ...parts, Buffer.from([0xfe])]);
     // The reader gets a view that starts and ends inside a larger buffer with non-ASCII bytes.
     for (const buf of [message.subarray(2, message.length - 1), Buffer.concat(parts)]) {
       const r = new ByteReader(buf, 'X');
-      assert.deepEqual(
-        parts.map((p) => r.text(p.length)),
-        values,
-      );
+      const read = parts.map((p) => {
+        const { start, ascii } = r.textSpan(p.length);
+        const text = buf.toString('utf8', start, start + p.length);
+        assert.equal(ascii, Buffer.byteLength(text) === text.length, text);
+        return text;
+      });
+      assert.deepEqual(read, values);
       assert.equal(r.remaining, 0);
     }
-    // Invalid UTF-8 after ASCII values is still refused.
-    const bad = new ByteReader(Buffer.concat([Buffer.from('ok'), Buffer.from([0x80])]), 'X');
-    assert.equal(bad.text(2), 'ok');
-    assert.throws(() => bad.text(1), DecodeError);
+    // Invalid UTF-8 after ASCII values is refused, at the offset of the value.
+    const bad = new ByteReader(Buffer.concat([Buffer.from('ok'), Buffer.from([0x61, 0x80])]), 'X');
+    assert.deepEqual(bad.textSpan(2), { start: 0, ascii: true });
+    assert.throws(
+      () => bad.textSpan(2),
+      (e: unknown) => e instanceof DecodeError && e.offset === 2 && /invalid UTF-8/.test(e.message),
+    );
   });
 
   test('bytes() is a view and copyBytes() a copy', () => {
@@ -99,7 +107,7 @@ describe('ByteReader', () => {
     const r = new ByteReader(hexBytes('0000'), 'Q');
     assert.throws(() => r.bytes(-1), DecodeError);
     assert.throws(() => r.copyBytes(-1), DecodeError);
-    assert.throws(() => r.text(-1), DecodeError);
+    assert.throws(() => r.textSpan(-1), DecodeError);
     assert.equal(r.offset, 0);
   });
 });

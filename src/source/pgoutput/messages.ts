@@ -4,6 +4,7 @@
  * See https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html
  */
 import type { Lsn } from '../lsn.js';
+import type { Tuple } from './tuple.js';
 
 /** Marker for a column whose TOASTed value did not change (`u` in TupleData): the value is not sent. */
 export const UNCHANGED_TOAST: unique symbol = Symbol('unchanged-toast');
@@ -13,8 +14,6 @@ export const UNCHANGED_TOAST: unique symbol = Symbol('unchanged-toast');
  * SQL NULL (`n`), or an unchanged TOAST value that was not sent (`u`).
  */
 export type TupleValue = string | Uint8Array | null | typeof UNCHANGED_TOAST;
-
-import type { Tuple } from './tuple.js';
 
 /** The values of one row, in the column order of its Relation message (see `tuple.ts`). */
 export type { Tuple };

@@ -3,8 +3,8 @@
  *
  * Every read checks that the buffer holds enough bytes and throws `DecodeError` with the message
  * tag and the offset of the read otherwise, so a truncated message can never yield a value.
- * Reads allocate nothing beyond the value they return, except that the first ASCII text read makes
- * one Latin-1 string of the whole message, which later ASCII texts are slices of.
+ * Reads allocate nothing beyond the value they return; column text is not read into strings at
+ * all (`textSpan` checks it and says where it is).
  */
 import { isUtf8 } from 'node:buffer';
 
@@ -15,8 +15,6 @@ export class ByteReader {
   private readonly buf: Buffer;
   private readonly tag: string;
   private pos: number;
-  /** The whole buffer as a one-byte string, made on the first ASCII text. */
-  private latin1: string | undefined;
 
   /**
    * Starts reading `buf` at `offset`. `tag` names the message in errors: a character such as `I`,
@@ -86,22 +84,6 @@ export class ByteReader {
     return s;
   }
 
-  /**
-   * Reads `n` bytes as a UTF-8 string; invalid UTF-8 throws instead of becoming U+FFFD.
-   *
-   * Column values are mostly ASCII, and decoding each with its own `toString` costs a native call
-   * per value. ASCII bytes are their own Latin-1 characters, so an ASCII value is sliced from one
-   * Latin-1 string of the whole message (V8 shares the characters instead of copying them).
-   */
-  text(n: number): string {
-    const start = this.take(n);
-    const end = start + n;
-    const buf = this.buf;
-    for (let i = start; i < end; i++) if (buf[i]! > 0x7f) return this.utf8(start, end);
-    this.latin1 ??= buf.toString('latin1');
-    return this.latin1.slice(start, end);
-  }
-
   /** The buffer being read. */
   get buffer(): Buffer {
     return this.buf;
@@ -109,7 +91,7 @@ export class ByteReader {
 
   /**
    * Skips the next `n` bytes, which must be UTF-8 text, and returns where they start: `true` in
-   * `ascii` when they are all below 0x80. Invalid UTF-8 throws, as `text` does.
+   * `ascii` when they are all below 0x80. Invalid UTF-8 throws instead of becoming U+FFFD later.
    */
   textSpan(n: number): { start: number; ascii: boolean } {
     const start = this.take(n);

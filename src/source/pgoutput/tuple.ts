@@ -9,7 +9,7 @@
  */
 import { UNCHANGED_TOAST, type TupleValue } from './messages.js';
 
-/** Kinds of a column, as their byte in TupleData; `TEXT_UTF8` marks text that is not all ASCII. */
+/** Kinds of a column, as their byte in TupleData; `TextUtf8` (`T`) marks text that is not all ASCII. */
 export const ColumnKind = {
   Null: 0x6e, // 'n'
   Unchanged: 0x75, // 'u': an unchanged TOASTed value, not sent
