@@ -187,37 +187,6 @@ function usualFieldsInRange(
   );
 }
 
-/**
- * Where the time of a timestamp in its usual form ends (see `usualFieldsInRange`). Returns -1 for
- * anything else, which `readTimestamp` then reads (other years, BC, errors). Most values of a
- * table are in this form, and reading them without building parts and slices is cheaper.
- */
-function usualTimestampEnd(text: string): number {
-  if (
-    text.charCodeAt(4) !== CH_DASH ||
-    text.charCodeAt(7) !== CH_DASH ||
-    text.charCodeAt(10) !== CH_SPACE ||
-    text.charCodeAt(13) !== CH_COLON ||
-    text.charCodeAt(16) !== CH_COLON
-  ) {
-    return -1;
-  }
-  const inRange = usualFieldsInRange(
-    twoDigits(text, 0),
-    twoDigits(text, 2),
-    twoDigits(text, 5),
-    twoDigits(text, 8),
-    twoDigits(text, 11),
-    twoDigits(text, 14),
-    twoDigits(text, 17),
-  );
-  if (!inRange) return -1;
-  if (text.charCodeAt(19) !== CH_DOT) return 19;
-  let end = 20;
-  while (digit(text, end) >= 0) end++;
-  return end > 20 && end <= 26 ? end : -1;
-}
-
 /** Two digits at `i` of `src`, or -1. */
 function twoDigitsAt(src: Uint8Array, i: number): number {
   const a = src[i]! - CH_0;
@@ -225,7 +194,11 @@ function twoDigitsAt(src: Uint8Array, i: number): number {
   return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : -1;
 }
 
-/** `usualTimestampEnd` on the bytes `[start, end)` of the text: where its time ends, or -1. */
+/**
+ * Where the time of a timestamp in its usual form ends, read from the bytes `[start, end)` of its
+ * text (see `usualFieldsInRange`); -1 for anything else, which the string writers read (other
+ * years, BC, infinities, errors). Most values of a table are in this form.
+ */
 function usualTimestampEndBytes(src: Uint8Array, start: number, end: number): number {
   if (
     end - start < 19 ||
@@ -282,16 +255,8 @@ export function timestampBytes(tz: boolean): ByteWriter {
   };
 }
 
-/** `YYYY-MM-DDTHH:MM:SS.ffffff` of a timestamp whose usual form ends at `end`. */
-function usualIso(text: string, end: number): string {
-  const time = text.slice(11, end);
-  return `${text.slice(0, 10)}T${end === 19 ? time + '.000000' : time + '000000'.slice(end - 20)}`;
-}
-
 /** `timestamp` → `YYYY-MM-DDTHH:MM:SS.ffffff`; infinities as strings. */
 export const writeTimestamp: ValueWriter = (text) => {
-  const usual = usualTimestampEnd(text);
-  if (usual === text.length) return `"${usualIso(text, usual)}"`;
   if (text === 'infinity' || text === '-infinity') return `"${text}"`;
   const bc = isBc(text);
   const end = bc ? text.length - 3 : text.length;
@@ -302,10 +267,6 @@ export const writeTimestamp: ValueWriter = (text) => {
 
 /** `timestamptz` (UTC session, so `+00`) → `YYYY-MM-DDTHH:MM:SS.ffffffZ`; infinities as strings. */
 export const writeTimestamptz: ValueWriter = (text) => {
-  const usual = usualTimestampEnd(text);
-  if (usual > 0 && usual + 3 === text.length && text.startsWith('+00', usual)) {
-    return `"${usualIso(text, usual)}Z"`;
-  }
   if (text === 'infinity' || text === '-infinity') return `"${text}"`;
   const bc = isBc(text);
   const end = bc ? text.length - 3 : text.length;
