@@ -4,6 +4,9 @@
  * loop, which is faster than a native copy for a few dozen bytes.
  */
 
+/** The lowercase hex digits, by value. */
+export const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
+
 /** Copies bytes `[start, end)` of `src`. */
 export function putBytes(buf: Uint8Array, at: number, src: Uint8Array, start = 0, end = src.length): number {
   const n = end - start;

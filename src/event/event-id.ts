@@ -8,6 +8,7 @@
  * and the LSN can be read back from the id (`decodeEventId`).
  */
 import { createHash } from 'node:crypto';
+import { HEX_DIGITS } from '../bytes.js';
 
 /** The per-transaction part of an id; ids of its changes differ only in the last 8 hex digits. */
 export interface TransactionIdPrefix {
@@ -47,8 +48,6 @@ export function eventId(tx: TransactionIdPrefix, position: number): string {
   return tx.prefix + position.toString(16).padStart(8, '0');
 }
 
-const HEX = Buffer.from('0123456789abcdef', 'latin1');
-
 /**
  * Writes the text of `eventId(tx, position)` as ASCII bytes into `buf` at `at` (36 bytes, which the
  * caller makes room for) and returns where it ends.
@@ -57,7 +56,7 @@ export function writeEventId(tx: TransactionIdPrefix, position: number, buf: Uin
   const prefix = tx.prefixBytes;
   let p = at;
   for (let i = 0; i < prefix.length; i++) buf[p++] = prefix[i]!;
-  for (let shift = 28; shift >= 0; shift -= 4) buf[p++] = HEX[(position >>> shift) & 15]!;
+  for (let shift = 28; shift >= 0; shift -= 4) buf[p++] = HEX_DIGITS[(position >>> shift) & 15]!;
   return p;
 }
 

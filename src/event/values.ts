@@ -48,6 +48,7 @@ import {
 } from './pg-datetime.js';
 import { multirangeWriter, rangeWriter } from './pg-range.js';
 import { recordWriter } from './pg-record.js';
+import { HEX_DIGITS } from '../bytes.js';
 import type { JsonBytes } from './json-bytes.js';
 import { invalidValue } from './value-error.js';
 
@@ -357,7 +358,6 @@ const quoteBytes: ByteWriter = (src, start, end, out) => {
 
 const CH_QUOTE = 0x22;
 const CH_BACKSLASH = 0x5c;
-const HEX_DIGITS = Buffer.from('0123456789abcdef', 'latin1');
 /** The two-character escapes of JSON, by the byte they stand for. */
 const SHORT_ESCAPES: Record<number, number> = {
   [CH_QUOTE]: CH_QUOTE,
