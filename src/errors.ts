@@ -90,6 +90,11 @@ export class NatsConnectError extends PgwalstreamsError {
   readonly retryable = false;
 }
 
+/** The installed NATS client lacks what pgwalstreams needs of it (see `sink/nats-internals.ts`). Fatal. */
+export class NatsClientError extends PgwalstreamsError {
+  readonly retryable = false;
+}
+
 /** Node.js TLS error codes meaning that the peer's certificate was not accepted. */
 const CERTIFICATE_CODES = new Set([
   'SELF_SIGNED_CERT_IN_CHAIN',

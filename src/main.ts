@@ -17,8 +17,11 @@ import { createLogger, type Logger } from './ops/log.js';
 import { Metrics } from './ops/metrics.js';
 import { SlotMonitor } from './source/slot-monitor.js';
 import { Pipeline } from './pipeline.js';
-import { pipelineSettings, routeSettings } from './settings.js';
+import { routeSettings, serviceSettings } from './settings.js';
+import { JetStreamSinkFactory } from './sink/jetstream-sink.js';
+import { natsInternals } from './sink/nats-internals.js';
 import { natsConnectOptions, openNatsConnection } from './sink/nats-options.js';
+import { openReplicationSource } from './source/replication-connection.js';
 
 /** Whether the NATS connection is up right now (kept by `connectNats`). */
 const natsLink = { up: false };
@@ -93,7 +96,7 @@ async function run(configPath: string): Promise<number> {
       http = await startHttpServer(config.listener.serverPort, metrics, () => readiness(pipeline));
       log.info({ port: config.listener.serverPort }, 'http server listening: /healthz /readyz /metrics');
     }
-    const settings = pipelineSettings(config);
+    const settings = serviceSettings(config);
     monitor = new SlotMonitor(
       settings.pg,
       {
@@ -106,7 +109,14 @@ async function run(configPath: string): Promise<number> {
       log,
     );
     nc = await connectNats(config, log, metrics);
-    pipeline = new Pipeline(settings, nc, log, metrics);
+    const internals = natsInternals(nc); // a NATS client without them stops the start here
+    const sinks = new JetStreamSinkFactory(nc, internals, settings.sink, log);
+    pipeline = new Pipeline(
+      settings.pipeline,
+      { openSource: () => openReplicationSource(settings.pg, settings.slot), sinks },
+      log,
+      metrics,
+    );
     const running = pipeline;
     reloader = new ConfigReloader(
       configPath,

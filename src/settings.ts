@@ -1,11 +1,21 @@
 /**
- * The configuration mapped onto what the parts need: the pipeline's settings, and the routing
- * settings a reload applies.
+ * The configuration mapped onto what the parts need: PostgreSQL's side, the JetStream sink, the
+ * pipeline, and the routing settings a reload applies.
  */
 import type { Config } from './config/schema.js';
 import type { PipelineSettings } from './pipeline.js';
 import type { RouteSettings } from './route/router.js';
+import type { JetStreamSettings } from './sink/jetstream-sink.js';
 import { pgSslOptions } from './source/pg-tls.js';
+import type { PgSettings, SlotSettings } from './source/replication-connection.js';
+
+/** The settings of every part of the service. */
+export interface ServiceSettings {
+  pg: PgSettings;
+  slot: SlotSettings;
+  sink: JetStreamSettings;
+  pipeline: PipelineSettings;
+}
 
 /** The filter and routing settings of a configuration (what a reload applies). */
 export function routeSettings(config: Config): RouteSettings {
@@ -17,9 +27,10 @@ export function routeSettings(config: Config): RouteSettings {
   };
 }
 
-/** Maps the configuration onto what the pipeline needs. */
-export function pipelineSettings(config: Config): PipelineSettings {
+/** Maps the configuration onto what the parts need. */
+export function serviceSettings(config: Config): ServiceSettings {
   const { database, listener, nats } = config;
+  const slot = { slot: listener.slotName, publication: listener.publication };
   return {
     pg: {
       host: database.host,
@@ -29,17 +40,23 @@ export function pipelineSettings(config: Config): PipelineSettings {
       password: database.password,
       ssl: pgSslOptions(database),
     },
-    slot: { slot: listener.slotName, publication: listener.publication },
-    maxInFlight: nats.maxInFlight,
-    ackTimeoutMs: nats.ackTimeout,
-    stream: nats.stream && {
-      name: nats.stream.name,
-      subjects: nats.stream.subjects,
-      storage: nats.stream.storage,
-      duplicateWindowMs: nats.stream.duplicateWindow,
-      replicas: nats.stream.replicas,
+    slot,
+    sink: {
+      ackTimeoutMs: nats.ackTimeout,
+      window: nats.maxInFlight,
+      stream: nats.stream && {
+        name: nats.stream.name,
+        subjects: nats.stream.subjects,
+        storage: nats.stream.storage,
+        duplicateWindowMs: nats.stream.duplicateWindow,
+        replicas: nats.stream.replicas,
+      },
     },
-    routes: routeSettings(config),
-    shutdownTimeoutMs: listener.shutdownTimeout,
+    pipeline: {
+      slot,
+      maxInFlight: nats.maxInFlight,
+      routes: routeSettings(config),
+      shutdownTimeoutMs: listener.shutdownTimeout,
+    },
   };
 }

@@ -8,22 +8,29 @@
  * Events are numbered 1, 2, 3, … in publish order (`publish()`). Acknowledgements may arrive in
  * any order; the checkpointer tracks the highest number below which every event is acknowledged.
  */
-import type { Lsn } from '../source/lsn.js';
+import type { CommitEndLsn, FlushLsn, ReceivedLsn } from '../source/lsn.js';
+
+declare const numbered: unique symbol;
+/**
+ * The number of an event in its session: 1, 2, 3, … in publish order, given by
+ * `Checkpointer.publish`. Not an event's position in its transaction, and not a JetStream sequence.
+ */
+export type EventSeq = number & { readonly [numbered]: 'event-seq' };
 
 interface PendingCommit {
   /** Number of the last event published before this commit (0 when none yet). */
   lastSeq: number;
-  endLsn: Lsn;
+  endLsn: CommitEndLsn;
   /** Commit time (ms since the Unix epoch) of the newest transaction in this entry. */
   commitTimeMs: number;
 }
 
 /** Called when a commit's events are all acknowledged, with its commit time (ms since the Unix epoch). */
-export type ConfirmedListener = (endLsn: Lsn, commitTimeMs: number) => void;
+export type ConfirmedListener = (endLsn: CommitEndLsn, commitTimeMs: number) => void;
 
 /** Tracks published and acknowledged events and the commits that wait on them. */
 export class Checkpointer {
-  private flushed: Lsn;
+  private flushed: FlushLsn;
   private published = 0;
   private ackedThrough = 0;
   private readonly ackedAhead = new Set<number>();
@@ -35,14 +42,14 @@ export class Checkpointer {
    * @param confirmed told of each commit as it becomes confirmable (for latency metrics).
    */
   constructor(
-    start: Lsn,
+    start: FlushLsn,
     private readonly confirmed?: ConfirmedListener,
   ) {
     this.flushed = start;
   }
 
   /** The LSN that may be confirmed as flushed now. */
-  get flushLsn(): Lsn {
+  get flushLsn(): FlushLsn {
     return this.flushed;
   }
 
@@ -52,12 +59,12 @@ export class Checkpointer {
   }
 
   /** Records that one more event goes to the sink and returns its number (1, 2, 3, …). */
-  publish(): number {
-    return ++this.published;
+  publish(): EventSeq {
+    return ++this.published as EventSeq;
   }
 
-  /** Records JetStream's acknowledgement of event `seq`. */
-  acked(seq: number): void {
+  /** Records JetStream's acknowledgement of event `seq`; a repeated or unknown number is ignored. */
+  acked(seq: EventSeq): void {
     if (seq <= this.ackedThrough || seq > this.published) return;
     if (seq !== this.ackedThrough + 1) {
       this.ackedAhead.add(seq);
@@ -69,7 +76,7 @@ export class Checkpointer {
   }
 
   /** Records a commit: its end LSN may be confirmed once every event published so far is acknowledged. */
-  commit(endLsn: Lsn, commitTimeMs = 0): void {
+  commit(endLsn: CommitEndLsn, commitTimeMs = 0): void {
     const tail = this.pending.length > this.head ? this.pending[this.pending.length - 1] : undefined;
     if (tail && tail.lastSeq === this.published) {
       if (endLsn > tail.endLsn) tail.endLsn = endLsn;
@@ -84,9 +91,9 @@ export class Checkpointer {
    * Records a keepalive's WAL position. It is confirmed only when nothing is in flight and no
    * transaction is open (`inTransaction`), so that the slot advances on an idle or filtered database.
    */
-  idle(walEnd: Lsn, inTransaction: boolean): void {
+  idle(walEnd: ReceivedLsn, inTransaction: boolean): void {
     if (!inTransaction && this.inFlight === 0 && this.head === this.pending.length && walEnd > this.flushed) {
-      this.flushed = walEnd;
+      this.flushed = walEnd as bigint as FlushLsn;
     }
   }
 
@@ -94,7 +101,7 @@ export class Checkpointer {
     while (this.head < this.pending.length) {
       const next = this.pending[this.head]!;
       if (next.lastSeq > this.ackedThrough) break;
-      if (next.endLsn > this.flushed) this.flushed = next.endLsn;
+      if (next.endLsn > this.flushed) this.flushed = next.endLsn as bigint as FlushLsn;
       this.head++;
       this.confirmed?.(next.endLsn, next.commitTimeMs);
     }

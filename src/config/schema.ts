@@ -7,12 +7,8 @@
  * fix; generic ones (type, required, unknown key) are worded by the loader's error map.
  */
 import { z } from 'zod';
+import { ACTION_NAMES } from '../event/action.js';
 import { isValidSubjectPrefix } from '../route/subject.js';
-
-/** The row actions a filter can name, as they appear in subjects. */
-export const ACTIONS = ['insert', 'update', 'delete', 'truncate'] as const;
-/** One row action. */
-export type Action = (typeof ACTIONS)[number];
 
 /** The log levels pino accepts. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -149,7 +145,7 @@ const action = z
   .string()
   .transform((s) => s.toLowerCase())
   .pipe(
-    z.enum(ACTIONS, {
+    z.enum(ACTION_NAMES, {
       error: (iss) => `${JSON.stringify(iss.input)} is not an action: use insert, update, delete or truncate`,
     }),
   );

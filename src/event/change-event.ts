@@ -16,9 +16,10 @@
  */
 import type { Tuple, TupleValue } from '../source/pgoutput/messages.js';
 import { ColumnKind } from '../source/pgoutput/tuple.js';
-import { writeEventId, type TransactionIdPrefix } from './event-id.js';
+import { eventId, writeEventId, type TransactionIdPrefix } from './event-id.js';
 import { JsonBytes, utf8 } from './json-bytes.js';
 import {
+  COMMIT_MARKER,
   NON_TRANSACTIONAL,
   type Change,
   type Column,
@@ -205,4 +206,14 @@ export function encodeCommitMarker(id: string, open: OpenTransaction, published:
     `{"id":"${id}","lsn":"${info.lsnText}","xid":${info.xid},"commitTime":"${info.commitTime}"` +
     `,"events":${published},"changes":${open.changeCount}}`
   );
+}
+
+/**
+ * The commit marker of the open transaction, of which `published` events were published: its
+ * body (UTF-8) and its headers, with the id (commit LSN, `COMMIT_MARKER`).
+ */
+export function commitMarker(open: OpenTransaction, published: number): { body: Buffer; meta: EventMeta } {
+  const { idPrefix, lsnText, xid } = open.info;
+  const body = utf8(encodeCommitMarker(eventId(idPrefix, COMMIT_MARKER), open, published));
+  return { body, meta: { idPrefix, idNumber: COMMIT_MARKER, lsn: lsnText, xid, position: null } };
 }

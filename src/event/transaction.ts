@@ -10,7 +10,7 @@
  * transaction like row changes; non-transactional ones arrive between transactions.
  */
 import { DecodeError } from '../errors.js';
-import { formatLsn, type Lsn } from '../source/lsn.js';
+import { formatLsn, type CommitLsn } from '../source/lsn.js';
 import { formatPgTimestamp, PG_EPOCH_MS } from '../source/pg-time.js';
 import type {
   CommitMessage,
@@ -20,17 +20,10 @@ import type {
   RelationMessage,
   Tuple,
 } from '../source/pgoutput/messages.js';
-import { eventId, transactionIdPrefix, type TransactionIdPrefix } from './event-id.js';
-import { byteWriter, valueWriter, type ByteWriter, type TypeLookup, type ValueWriter } from './values.js';
-
-/** What happened to a row, as published in the event's `action`. */
-export const Action = {
-  Insert: 'INSERT',
-  Update: 'UPDATE',
-  Delete: 'DELETE',
-  Truncate: 'TRUNCATE',
-} as const;
-export type Action = (typeof Action)[keyof typeof Action];
+import { Action } from './action.js';
+import { transactionIdPrefix, type TransactionIdPrefix } from './event-id.js';
+import type { TypeLookup } from '../source/type-info.js';
+import { byteWriter, valueWriter, type ByteWriter, type ValueWriter } from './values.js';
 
 /** A column of a relation, with what the event encoder needs precomputed. */
 export interface Column {
@@ -58,7 +51,7 @@ export interface Relation {
 /** The transaction a change belongs to. */
 export interface TransactionInfo {
   xid: number;
-  commitLsn: Lsn;
+  commitLsn: CommitLsn;
   /** Commit LSN as `X/Y`. */
   lsnText: string;
   /** Commit time, RFC 3339 UTC with microseconds. */
@@ -68,11 +61,12 @@ export interface TransactionInfo {
   idPrefix: TransactionIdPrefix;
 }
 
-/** One row change (or one truncated table), ready to be routed and encoded. */
+/**
+ * One row change (or one truncated table), ready to be routed and encoded. Its id (the
+ * `Nats-Msg-Id`) is `eventId(tx.idPrefix, position)`, written as bytes where it is sent.
+ */
 export interface RowChange {
   kind: 'row';
-  /** Deterministic id from (commit LSN, position); also the `Nats-Msg-Id`. */
-  id: string;
   /** 0-based position of the change in its transaction, counting every change, published or not. */
   position: number;
   action: Action;
@@ -85,12 +79,13 @@ export interface RowChange {
   truncate: { cascade: boolean; restartIdentity: boolean } | null;
 }
 
-/** A `pg_logical_emit_message` message, in its transaction or on its own. */
+/**
+ * A `pg_logical_emit_message` message, in its transaction or on its own. Its id is (commit LSN,
+ * position) in a transaction, (message LSN, `NON_TRANSACTIONAL`) otherwise.
+ */
 export interface MessageChange {
   kind: 'message';
-  /** Deterministic id: (commit LSN, position) in a transaction, (message LSN, NON_TRANSACTIONAL) otherwise. */
-  id: string;
-  /** The prefix of `id`: the transaction's, or the message LSN's for a non-transactional message. */
+  /** The prefix of its id: the transaction's, or the message LSN's for a non-transactional message. */
   idPrefix: TransactionIdPrefix;
   /** Position in the transaction; `null` for a non-transactional message. */
   position: number | null;
@@ -104,6 +99,18 @@ export interface MessageChange {
 
 /** Anything a transaction (or the stream between transactions) carries that may be published. */
 export type Change = RowChange | MessageChange;
+
+/**
+ * The row change with copies of its tuples, for a change kept past the handling of its message
+ * (its values otherwise point into the message's bytes, which are reused).
+ */
+export function detachRow(change: RowChange): RowChange {
+  return {
+    ...change,
+    newTuple: change.newTuple?.detach() ?? null,
+    oldTuple: change.oldTuple?.detach() ?? null,
+  };
+}
 
 /** A transaction that has begun and not yet committed, as seen so far. */
 export interface OpenTransaction {
@@ -140,11 +147,6 @@ export class TransactionAssembler {
   /** The open transaction, or `null` between transactions. */
   get openTransaction(): OpenTransaction | null {
     return this.tx && { info: this.tx, changeCount: this.position };
-  }
-
-  /** The id prefix of event ids for a commit LSN, in this assembler's namespace. */
-  idPrefix(commitLsn: Lsn): TransactionIdPrefix {
-    return transactionIdPrefix(this.namespace, commitLsn);
   }
 
   /**
@@ -201,12 +203,6 @@ export class TransactionAssembler {
     }
   }
 
-  /** Forgets the open transaction (used when a replication session ends mid-transaction). */
-  reset(): void {
-    this.tx = null;
-    this.position = 0;
-  }
-
   private commit(msg: CommitMessage): void {
     if (!this.tx) throw new DecodeError('commit without begin', 'C', 0);
     if (this.tx.commitLsn !== msg.commitLsn) {
@@ -227,7 +223,6 @@ export class TransactionAssembler {
     const idPrefix = tx ? tx.idPrefix : transactionIdPrefix(this.namespace, msg.lsn);
     return {
       kind: 'message',
-      id: eventId(idPrefix, tx ? position! : NON_TRANSACTIONAL),
       idPrefix,
       position,
       tx,
@@ -261,7 +256,6 @@ export class TransactionAssembler {
     const position = this.position++;
     return {
       kind: 'row',
-      id: eventId(tx.idPrefix, position),
       position,
       action,
       relation,

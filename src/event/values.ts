@@ -36,6 +36,7 @@
  * `DecodeError` with tag `value`, naming the type and the offset in the text.
  */
 import { UNCHANGED_TOAST, type TupleValue } from '../source/pgoutput/messages.js';
+import { FIRST_GENBKI_OBJECT_ID, type TypeInfo, type TypeLookup } from '../source/type-info.js';
 import { arrayWriter } from './pg-array.js';
 import {
   timestampBytes,
@@ -75,35 +76,6 @@ export const TypeOid = {
 
 /** Writes one value's JSON text. */
 export type ValueWriter = (text: string) => string;
-
-/** What is known about a non-built-in (or built-in container) type, from the catalog. */
-export type TypeInfo =
-  /** An enum: the label as a string. */
-  | { kind: 'enum' }
-  /** A domain: the mapping of its base type. */
-  | { kind: 'domain'; base: number }
-  /** An array: a JSON array of the element type's mapping; `delimiter` is the element type's `typdelim`. */
-  | { kind: 'array'; element: number; delimiter: string }
-  /** A composite: a JSON object; `fields` in attribute order, dropped attributes left out. */
-  | { kind: 'composite'; fields: readonly { name: string; type: number }[] }
-  /** A range over `subtype`. */
-  | { kind: 'range'; subtype: number }
-  /** A multirange of the range type `range`. */
-  | { kind: 'multirange'; range: number }
-  /** A scalar without a special mapping: its text as a string. */
-  | { kind: 'base' };
-
-/** Looks up types that are not built in (the pipeline fills it from the catalog). */
-export interface TypeLookup {
-  get(oid: number): TypeInfo | undefined;
-}
-
-/**
- * PostgreSQL's FirstGenbkiObjectId: OIDs below it are hand-assigned built-ins, fixed across
- * versions. Those this module has no table entry for are scalars written as text; above it,
- * a type must come from the lookup.
- */
-export const FIRST_GENBKI_OBJECT_ID = 10000;
 
 /**
  * Built-in arrays, from pg_type (PostgreSQL 15): [array OID, element OID, element delimiter if

@@ -4,6 +4,7 @@
  * addition) and are handed to prom-client when `/metrics` is read.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from 'prom-client';
+import { ACTION_NAMES, actionIndex, type Action } from '../event/action.js';
 
 /** Metric names. */
 export const MetricName = {
@@ -31,11 +32,6 @@ export const MetricName = {
   configReloads: 'pgwalstreams_config_reloads_total',
   configInfo: 'pgwalstreams_config_info',
 } as const;
-
-/** The row actions, as events name them. */
-export type RowAction = 'INSERT' | 'UPDATE' | 'DELETE' | 'TRUNCATE';
-const ACTION_INDEX: Record<RowAction, number> = { INSERT: 0, UPDATE: 1, DELETE: 2, TRUNCATE: 3 };
-const ACTION_LABELS = ['insert', 'update', 'delete', 'truncate'];
 
 /**
  * A histogram without labels, cheap enough to observe once per event: a bucket array and two
@@ -142,7 +138,7 @@ export class Metrics {
       registers,
       collect: () => {
         for (const { schema, table, counts } of this.rowCounts.values()) {
-          counts.forEach((n, i) => n > 0 && this.published.labels(schema, table, ACTION_LABELS[i]!).inc(n));
+          counts.forEach((n, i) => n > 0 && this.published.labels(schema, table, ACTION_NAMES[i]!).inc(n));
         }
         this.rowCounts.clear();
       },
@@ -216,13 +212,13 @@ export class Metrics {
   }
 
   /** Counts one published row event; `relation` is any object that stands for the table. */
-  rowPublished(relation: object, schema: string, table: string, action: RowAction): void {
+  rowPublished(relation: object, schema: string, table: string, action: Action): void {
     let entry = this.rowCounts.get(relation);
     if (!entry) {
       entry = { schema, table, counts: [0, 0, 0, 0] };
       this.rowCounts.set(relation, entry);
     }
-    entry.counts[ACTION_INDEX[action]]!++;
+    entry.counts[actionIndex(action)]!++;
   }
 
   /** Records the configuration hash in force. */

@@ -6,7 +6,7 @@ import type pg from 'pg';
 import type { CliIo } from '../cli.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
-import { pipelineSettings } from '../settings.js';
+import { serviceSettings } from '../settings.js';
 import { formatLsn } from '../source/lsn.js';
 import { connectSql } from '../source/replication-connection.js';
 import { readSlotStatus } from '../source/slot-monitor.js';
@@ -22,7 +22,7 @@ async function withDatabase(
 ): Promise<number> {
   let client: pg.Client | undefined;
   try {
-    const settings = pipelineSettings(await loadConfig(configPath, io.env));
+    const settings = serviceSettings(await loadConfig(configPath, io.env));
     client = await connectSql(settings.pg);
     return await work(client, settings.slot.slot, settings.slot.publication);
   } catch (err) {

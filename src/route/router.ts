@@ -10,7 +10,8 @@
  * after the prefix and row subjects four, so they never share a subject; subscribe to
  * `<topicPrefix>.message.*` for messages only.
  */
-import type { Action, Change, Relation } from '../event/transaction.js';
+import { ACTIONS, actionIndex, type Action } from '../event/action.js';
+import type { Change, Relation } from '../event/transaction.js';
 import { changeSubject, escapeToken } from './subject.js';
 
 /** Prefix of the heartbeat messages pgwalstreams writes itself; never published. */
@@ -28,8 +29,6 @@ export interface RouteSettings {
   /** Publish a commit marker after each transaction with events. */
   transactionEvents?: boolean | undefined;
 }
-
-const ACTIONS: readonly Action[] = ['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE'];
 
 /** Decides, per relation and action, the subject to publish on, or `null` to skip. */
 export class Router {
@@ -78,7 +77,7 @@ export class Router {
       );
       this.cache.set(relation, subjects);
     }
-    return subjects[ACTIONS.indexOf(action)] ?? null;
+    return subjects[actionIndex(action)] ?? null;
   }
 
   /** True when the filter publishes `action` on `schema.table`. */

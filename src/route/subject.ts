@@ -9,6 +9,7 @@
  * becomes `my%2Etable`, and `Straße` becomes `Stra%C3%9Fe`. No name can produce a wildcard or
  * an extra token.
  */
+import { actionName, type Action } from '../event/action.js';
 
 const SAFE = new Uint8Array(128);
 for (let c = 0x21; c <= 0x7e; c++) SAFE[c] = 1;
@@ -48,6 +49,6 @@ export function isValidSubjectPrefix(prefix: string): boolean {
 }
 
 /** The subject of a change: `<prefix>.<schema>.<table>.<action in lower case>`. */
-export function changeSubject(prefix: string, schema: string, table: string, action: string): string {
-  return `${prefix}.${escapeToken(schema)}.${escapeToken(table)}.${action.toLowerCase()}`;
+export function changeSubject(prefix: string, schema: string, table: string, action: Action): string {
+  return `${prefix}.${escapeToken(schema)}.${escapeToken(table)}.${actionName(action)}`;
 }

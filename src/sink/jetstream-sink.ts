@@ -1,5 +1,6 @@
 /**
- * Publishing to JetStream with a bounded window of unacknowledged messages.
+ * Publishing to JetStream with a bounded window of unacknowledged messages: the `Sink` of
+ * `sink.ts` for JetStream.
  *
  * Each event is sent as a core NATS publish (an `HPUB` frame, written in batches by `HpubBatch`)
  * whose reply subject is `<inbox>.<seq>`; one wildcard subscription receives every PubAck and
@@ -10,15 +11,20 @@
  * stream (no responders), an error PubAck or a PubAck that does not arrive within the ack
  * timeout is reported once, as a `PublishError`, and the sink stops accepting events.
  */
-import { type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
+import { putAscii, putBytes, putDecimal } from '../bytes.js';
+import type { EventSeq } from '../checkpoint/checkpointer.js';
 import { PublishError } from '../errors.js';
 import type { EventMeta } from '../event/change-event.js';
 import { eventId, writeEventId } from '../event/event-id.js';
-import { putAscii, putBytes, putDecimal } from '../bytes.js';
 import { JsonBytes, utf8 } from '../event/json-bytes.js';
-import { HpubBatch, type SendBytes } from './hpub-batch.js';
+import type { Logger } from '../ops/log.js';
+import { HpubBatch } from './hpub-batch.js';
 import { InFlight } from './in-flight.js';
+import { replySubjectBytes, type NatsInternals } from './nats-internals.js';
+import type { Sink, SinkFactory, SinkListener } from './sink.js';
+import { ensureStream, type StreamSettings } from './stream-setup.js';
 
 /** Subjects whose bytes are kept at most (tables × actions, and message prefixes). */
 const MAX_CACHED_SUBJECTS = 10_000;
@@ -32,20 +38,18 @@ export const Header = {
   Transactional: 'Pgwalstreams-Transactional',
 } as const;
 
-/** Callbacks from the sink to the pipeline. */
-export interface SinkListener {
-  /** JetStream stored event `seq` (or already had it: `duplicate`), `latencyMs` after its publish. */
-  acked(seq: number, duplicate: boolean, latencyMs: number): void;
-  /** An event could not be stored. Called at most once; the sink is unusable afterwards. */
-  failed(err: PublishError): void;
-}
-
 /** Options of the sink. */
 export interface SinkOptions {
   /** How long to wait for a PubAck before the publish counts as failed. */
   ackTimeoutMs: number;
   /** Events expected in flight at most (the publish window); more are handled, less efficiently. */
   window: number;
+}
+
+/** The settings of the JetStream sinks of a service. */
+export interface JetStreamSettings extends SinkOptions {
+  /** Stream to create when missing; absent: streams are managed outside. */
+  stream?: StreamSettings | undefined;
 }
 
 const MSG_ID = utf8(`NATS/1.0\r\n${Header.MsgId}: `);
@@ -84,38 +88,12 @@ export function writeHeaderBlock(out: JsonBytes, meta: EventMeta): Buffer {
   return out.view();
 }
 
-/**
- * The connection's own command queue, which nats.js 3.4 exposes as `protocol.sendCommand`, and
- * its `flushPending`: bytes given to it go out in order with the client's other commands, are held
- * while the connection is down and sent after a reconnect, as `publish()` does with its own
- * frames. Each batch is written at once (it is already a batch: queueing it for nats.js to join
- * with the next one would copy both). The nats.js version is pinned in package.json; a version
- * without these is refused here rather than failing later.
- */
-function commandQueue(nc: NatsConnection): SendBytes {
-  const protocol = (nc as unknown as { protocol?: { sendCommand?: unknown; flushPending?: unknown } })
-    .protocol;
-  const sendCommand = protocol?.sendCommand;
-  const flushPending = protocol?.flushPending;
-  if (typeof sendCommand !== 'function' || typeof flushPending !== 'function') {
-    throw new Error(
-      'the installed nats.js client has no protocol.sendCommand and flushPending: install the @nats-io/transport-node version pgwalstreams pins',
-    );
-  }
-  return (bytes) => {
-    (sendCommand as (cmd: Uint8Array) => void).call(protocol, bytes);
-    (flushPending as () => void).call(protocol);
-  };
-}
-
 interface PubAckBody {
   seq?: number;
-  duplicate?: boolean;
   error?: { code?: number; err_code?: number; description?: string };
 }
 
 const PLAIN_PUBACK = Buffer.from('{"stream":');
-const TRUE_END = Buffer.from('true}');
 
 const ERROR_KEY = Buffer.from('"error"');
 
@@ -134,23 +112,16 @@ export function isPlainPubAck(data: Uint8Array): boolean {
   return true;
 }
 
-/** True when the PubAck ends with `true}`, which only `"duplicate":true` produces. */
-export function pubAckEndsWithTrue(data: Uint8Array): boolean {
-  const start = data.length - TRUE_END.length;
-  for (let i = 0; i < TRUE_END.length; i++) if (data[start + i] !== TRUE_END[i]) return false;
-  return true;
-}
-
 /**
  * The event number at the end of a PubAck's subject `<inbox><seq>`; `from` is the inbox's length
- * (ASCII, so the same in characters and bytes). nats.js 3.4 keeps the subject's bytes in
- * `_msg.subject` and decodes them into a string only when `subject` is read: the number is read
- * from the bytes when they are there, from the string otherwise.
+ * (ASCII, so the same in characters and bytes). The number is read from the subject's bytes when
+ * nats.js keeps them (`replySubjectBytes`), so that the subject is never decoded into a string;
+ * from the string otherwise.
  */
 export function replySeq(msg: Msg, from: number): number {
-  const bytes = (msg as unknown as { _msg?: { subject?: unknown } })._msg?.subject;
+  const bytes = replySubjectBytes(msg);
   let n = 0;
-  if (bytes instanceof Uint8Array) {
+  if (bytes) {
     for (let i = from; i < bytes.length; i++) n = n * 10 + bytes[i]! - 48;
     return n;
   }
@@ -160,7 +131,7 @@ export function replySeq(msg: Msg, from: number): number {
 }
 
 /** A JetStream publisher for one replication session. */
-export class JetStreamSink {
+export class JetStreamSink implements Sink {
   private readonly inbox: string;
   private readonly inboxBytes: Buffer;
   private readonly subjects = new Map<string, Buffer>();
@@ -170,14 +141,15 @@ export class JetStreamSink {
   private readonly subscription: Subscription;
   private readonly pending: InFlight;
   private readonly timer: NodeJS.Timeout;
-  private failure: PublishError | null = null;
+  private failed = false;
 
   constructor(
     private readonly nc: NatsConnection,
+    internals: NatsInternals,
     private readonly listener: SinkListener,
     private readonly options: SinkOptions,
   ) {
-    this.batch = new HpubBatch(commandQueue(nc));
+    this.batch = new HpubBatch(internals.send);
     this.pending = new InFlight(options.window);
     // Short, because every publish carries it and every PubAck comes back on it: `_pgw.` and 72
     // random bits, unique to this session.
@@ -203,20 +175,19 @@ export class JetStreamSink {
   }
 
   /**
-   * Publishes to JetStream. `seq` numbers the event (1, 2, 3… in the order of publishing);
-   * `meta` gives its `Nats-Msg-Id` (the event id) and the `Pgwalstreams-Lsn`, `-Xid` and
-   * `-Position` headers (`Pgwalstreams-Transactional: false` on a message outside a transaction).
+   * Publishes to JetStream. `seq` numbers the event; `meta` gives its `Nats-Msg-Id` (the event id)
+   * and the `Pgwalstreams-Lsn`, `-Xid` and `-Position` headers (`Pgwalstreams-Transactional: false`
+   * on a message outside a transaction).
    */
-  publish(seq: number, subject: string, payload: string | Uint8Array, meta: EventMeta): void {
-    if (this.failure) return;
+  publish(seq: EventSeq, subject: string, payload: Uint8Array, meta: EventMeta): void {
+    if (this.failed) return;
     if (this.nc.isClosed()) {
       this.fail(new PublishError(`publish to ${subject} failed: the NATS connection is closed`, { subject }));
       return;
     }
     const max = this.nc.info?.max_payload ?? Infinity;
-    const body = typeof payload === 'string' ? utf8(payload) : payload;
     const headers = writeHeaderBlock(this.headers, meta);
-    const size = this.batch.add(this.subjectBytes(subject), this.inboxBytes, seq, headers, body, max);
+    const size = this.batch.add(this.subjectBytes(subject), this.inboxBytes, seq, headers, payload, max);
     if (size > max) {
       this.fail(
         new PublishError(
@@ -241,16 +212,6 @@ export class JetStreamSink {
     return bytes;
   }
 
-  /** Events published and not yet acknowledged. */
-  get inFlight(): number {
-    return this.pending.size;
-  }
-
-  /** The failure that stopped the sink, if any. */
-  get error(): PublishError | null {
-    return this.failure;
-  }
-
   /** Stops listening for PubAcks. Unacknowledged events stay unacknowledged. */
   close(): void {
     clearInterval(this.timer);
@@ -258,8 +219,8 @@ export class JetStreamSink {
   }
 
   private reply(msg: Msg): void {
-    if (this.failure) return;
-    const seq = replySeq(msg, this.inbox.length);
+    if (this.failed) return;
+    const seq = replySeq(msg, this.inbox.length) as EventSeq;
     const subject = this.pending.subjectOf(seq);
     if (subject === undefined) return; // a late reply for an event already failed or never sent by this session
     if (msg.headers?.hasError) {
@@ -280,10 +241,7 @@ export class JetStreamSink {
     // A PubAck is small JSON: `{"stream":"db","seq":7}`, with `"duplicate":true` at the end for a
     // replay, or `{"error":{…}}`. The plain success is recognised by its bytes; anything else is parsed.
     const data = msg.data;
-    let duplicate: boolean;
-    if (isPlainPubAck(data)) {
-      duplicate = pubAckEndsWithTrue(data);
-    } else {
+    if (!isPlainPubAck(data)) {
       let parsed: PubAckBody;
       try {
         parsed = JSON.parse(
@@ -304,14 +262,13 @@ export class JetStreamSink {
         );
         return;
       }
-      duplicate = parsed.duplicate === true;
     }
     const sentAt = this.pending.remove(seq);
-    this.listener.acked(seq, duplicate, Date.now() - sentAt);
+    this.listener.acked(seq, Date.now() - sentAt);
   }
 
   private checkTimeouts(): void {
-    if (this.failure) return;
+    if (this.failed) return;
     const oldest = this.pending.oldest();
     if (!oldest) return;
     const waited = Date.now() - oldest.sentAt;
@@ -327,8 +284,29 @@ export class JetStreamSink {
   }
 
   private fail(err: PublishError): void {
-    if (this.failure) return;
-    this.failure = err;
+    if (this.failed) return;
+    this.failed = true;
     this.listener.failed(err);
+  }
+}
+
+/**
+ * Opens a `JetStreamSink` for each session over one NATS connection, creating the configured
+ * stream first when it is missing.
+ */
+export class JetStreamSinkFactory implements SinkFactory {
+  constructor(
+    private readonly nc: NatsConnection,
+    private readonly internals: NatsInternals,
+    private readonly settings: JetStreamSettings,
+    private readonly log: Logger,
+  ) {}
+
+  async open(listener: SinkListener): Promise<Sink> {
+    const { stream } = this.settings;
+    if (stream && (await ensureStream(this.nc, stream))) {
+      this.log.info({ stream: stream.name }, 'jetstream stream created');
+    }
+    return new JetStreamSink(this.nc, this.internals, listener, this.settings);
   }
 }

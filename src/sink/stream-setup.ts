@@ -4,7 +4,13 @@
  * Streams are normally made outside pgwalstreams (NACK in Kubernetes). When the configuration
  * names one, it is created if missing; an existing stream is left as it is.
  */
-import { jetstreamManager, StorageType, type StreamConfig } from '@nats-io/jetstream';
+import {
+  JetStreamApiCodes,
+  JetStreamApiError,
+  jetstreamManager,
+  StorageType,
+  type StreamConfig,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { PublishError } from '../errors.js';
 
@@ -25,7 +31,7 @@ export async function ensureStream(nc: NatsConnection, s: StreamSettings): Promi
       await jsm.streams.info(s.name);
       return false;
     } catch (err) {
-      if (!(err instanceof Error) || !/not found/i.test(err.message)) throw err;
+      if (!(err instanceof JetStreamApiError) || err.code !== JetStreamApiCodes.StreamNotFound) throw err;
     }
     const config: Partial<StreamConfig> & { name: string } = {
       name: s.name,

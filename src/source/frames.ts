@@ -6,7 +6,7 @@
  * ("Streaming Replication Protocol", START_REPLICATION).
  */
 import { DecodeError } from '../errors.js';
-import type { Lsn } from './lsn.js';
+import type { FlushLsn, Lsn, ReceivedLsn } from './lsn.js';
 import { PG_EPOCH_MS } from './pg-time.js';
 import { ByteReader } from './pgoutput/reader.js';
 
@@ -24,9 +24,9 @@ const STANDBY_STATUS_SIZE = 34;
 export interface XLogDataFrame {
   tag: 'xlogdata';
   /** Start of the WAL data in this frame. */
-  walStart: Lsn;
+  walStart: ReceivedLsn;
   /** Current end of WAL on the server. */
-  walEnd: Lsn;
+  walEnd: ReceivedLsn;
   /** Server clock at transmission, µs since 2000-01-01 UTC. */
   sendTime: bigint;
   /** The pgoutput message: a view into the frame buffer, not a copy. */
@@ -37,7 +37,7 @@ export interface XLogDataFrame {
 export interface KeepaliveFrame {
   tag: 'keepalive';
   /** Current end of WAL on the server. */
-  walEnd: Lsn;
+  walEnd: ReceivedLsn;
   /** Server clock at transmission, µs since 2000-01-01 UTC. */
   sendTime: bigint;
   /** True when the server asks for a Standby Status Update as soon as possible. */
@@ -54,14 +54,14 @@ export function parseFrame(buf: Buffer): ReplicationFrame {
   const kind = buf[0]!;
   const r = new ByteReader(buf, FRAME_TAG, 1);
   if (kind === CHAR_w) {
-    const walStart = r.u64(); // Int64: start of the WAL data in this message.
-    const walEnd = r.u64(); // Int64: current end of WAL on the server.
+    const walStart = r.u64() as ReceivedLsn; // Int64: start of the WAL data in this message.
+    const walEnd = r.u64() as ReceivedLsn; // Int64: current end of WAL on the server.
     const sendTime = r.i64(); // Int64: server clock, µs since 2000-01-01 UTC.
     const data = buf.subarray(r.offset); // Byte(n): the WAL data, here one pgoutput message.
     return { tag: 'xlogdata', walStart, walEnd, sendTime, data };
   }
   if (kind === CHAR_k) {
-    const walEnd = r.u64(); // Int64: current end of WAL on the server.
+    const walEnd = r.u64() as ReceivedLsn; // Int64: current end of WAL on the server.
     const sendTime = r.i64(); // Int64: server clock, µs since 2000-01-01 UTC.
     const replyRequested = r.u8() !== 0; // Byte1: 1 asks for an immediate reply.
     if (r.remaining !== 0) r.fail(`${r.remaining} trailing bytes after a keepalive`);
@@ -74,7 +74,17 @@ export function parseFrame(buf: Buffer): ReplicationFrame {
   );
 }
 
-/** What a Standby Status Update reports to the server. */
+/**
+ * The two positions a session reports in a Standby Status Update, named so that they cannot be
+ * swapped: `write` how far the stream was received, `flush` (also sent as `apply`) what the
+ * checkpointer confirms.
+ */
+export interface StandbyPositions {
+  write: ReceivedLsn;
+  flush: FlushLsn;
+}
+
+/** What a Standby Status Update reports to the server, as written on the wire. */
 export interface StandbyStatus {
   /** Last WAL position received. */
   write: Lsn;

@@ -4,12 +4,17 @@
  *
  * See https://www.postgresql.org/docs/current/protocol-replication.html
  */
+import type { ConnectionOptions } from 'node:tls';
 import pg from 'pg';
 import copyStreams, { type CopyBothQueryStream } from 'pg-copy-streams';
 import { isCertificateError, ReplicationError } from '../errors.js';
-import { encodeStandbyStatus, pgClock } from './frames.js';
-import { formatLsn, parseLsn, type Lsn } from './lsn.js';
-import type { PgSsl } from './pg-tls.js';
+import { encodeStandbyStatus, pgClock, type StandbyPositions } from './frames.js';
+import { formatLsn, parseLsn, type FlushLsn, type Lsn } from './lsn.js';
+import type { ReplicationListener, ReplicationSource } from './replication-source.js';
+import { catalogTypeReader, type ReadTypes } from './type-catalog.js';
+
+/** The `ssl` option of a node-postgres client: off, or the options of `tls.connect`. */
+export type PgSsl = false | ConnectionOptions;
 
 /** How to reach the database. */
 export interface PgSettings {
@@ -18,7 +23,7 @@ export interface PgSettings {
   database: string;
   user: string;
   password?: string | undefined;
-  /** TLS for both connections, from `pgSslOptions`; absent or false: none. */
+  /** TLS for both connections (see `config/pg-tls.ts`); absent or false: none. */
   ssl?: PgSsl | undefined;
 }
 
@@ -33,7 +38,7 @@ export interface PreparedSlot {
   /** `server_version_num`, e.g. 150004. */
   serverVersion: number;
   /** The slot's confirmed flush position: where replication resumes. */
-  confirmedFlush: Lsn;
+  confirmedFlush: FlushLsn;
   slotCreated: boolean;
   publicationCreated: boolean;
 }
@@ -178,11 +183,9 @@ export async function prepare(client: pg.Client, s: SlotSettings): Promise<Prepa
       { slotBusy: true },
     );
   }
-  const version = (await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v"))
-    .rows[0]?.v;
   return {
-    serverVersion: Number(version ?? 0),
-    confirmedFlush: parseLsn(slot.confirmed_flush_lsn),
+    serverVersion: await serverVersion(client),
+    confirmedFlush: parseLsn(slot.confirmed_flush_lsn) as FlushLsn,
     slotCreated,
     publicationCreated,
   };
@@ -204,16 +207,15 @@ async function readSlot(client: pg.Client, slot: string): Promise<SlotRow | unde
   return r.rows[0];
 }
 
-async function currentDatabase(client: pg.Client): Promise<string | undefined> {
-  return (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db;
+/** The server's `server_version_num`, e.g. 150004. */
+async function serverVersion(client: pg.Client): Promise<number> {
+  const version = (await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v"))
+    .rows[0]?.v;
+  return Number(version ?? 0);
 }
 
-/** Callbacks of a replication stream. */
-export interface ReplicationListener {
-  /** One CopyData payload (an XLogData or keepalive frame). */
-  frame(data: Buffer): void;
-  /** The stream ended or failed; called once. */
-  closed(err: ReplicationError): void;
+async function currentDatabase(client: pg.Client): Promise<string | undefined> {
+  return (await client.query<{ db: string }>('SELECT current_database() AS db')).rows[0]?.db;
 }
 
 /** A replication-mode connection: identifies the server, then streams one slot. */
@@ -272,7 +274,7 @@ export class ReplicationStream {
   }
 
   /** Sends a Standby Status Update: `write` received, `flush` and `apply` confirmed. */
-  sendStatus(write: Lsn, flush: Lsn, replyRequested = false): void {
+  sendStatus({ write, flush }: StandbyPositions, replyRequested: boolean): void {
     if (this.ended || !this.copy) return;
     this.copy.write(
       encodeStandbyStatus({ write, flush, apply: flush, clock: pgClock(Date.now()), replyRequested }),
@@ -310,4 +312,66 @@ function replicationFailure(slot: string, cause: unknown): ReplicationError {
     return new ReplicationError(`replication slot ${slot} does not exist`, { cause });
   }
   return new ReplicationError('replication stream failed', { cause });
+}
+
+/**
+ * Opens a session's connections to PostgreSQL: a SQL connection that checks the server and
+ * creates the publication and slot when they are absent (`prepare`), then a replication
+ * connection. Fails with the `ReplicationError` of `prepare` or of connecting, having closed
+ * whatever it opened.
+ */
+export async function openReplicationSource(pgs: PgSettings, slot: SlotSettings): Promise<ReplicationSource> {
+  const sql = await connectSql(pgs);
+  try {
+    const prepared = await prepare(sql, slot);
+    const stream = await ReplicationStream.connect(pgs);
+    return new PgReplicationSource(sql, stream, prepared, slot);
+  } catch (err) {
+    await sql.end().catch(() => {});
+    throw err;
+  }
+}
+
+/** A `ReplicationSource` over a SQL connection and a replication connection. */
+class PgReplicationSource implements ReplicationSource {
+  readonly systemId: string;
+  readonly start: FlushLsn;
+  readonly created: { readonly slot: boolean; readonly publication: boolean };
+  readonly readTypes: ReadTypes;
+
+  constructor(
+    private readonly sql: pg.Client,
+    private readonly replication: ReplicationStream,
+    private readonly prepared: PreparedSlot,
+    private readonly slot: SlotSettings,
+  ) {
+    this.systemId = replication.systemId;
+    this.start = prepared.confirmedFlush;
+    this.created = { slot: prepared.slotCreated, publication: prepared.publicationCreated };
+    this.readTypes = catalogTypeReader(sql, prepared.serverVersion);
+  }
+
+  stream(listener: ReplicationListener): void {
+    // Logical messages (pg_logical_emit_message) are streamed from PostgreSQL 14 on.
+    this.replication.start(this.slot, this.start, listener, {
+      messages: this.prepared.serverVersion >= 140000,
+    });
+  }
+
+  sendStatus(positions: StandbyPositions, replyRequested: boolean): void {
+    this.replication.sendStatus(positions, replyRequested);
+  }
+
+  pause(): void {
+    this.replication.pause();
+  }
+
+  resume(): void {
+    this.replication.resume();
+  }
+
+  async close(): Promise<void> {
+    await this.replication.stop();
+    await this.sql.end().catch(() => {});
+  }
 }

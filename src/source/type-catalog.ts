@@ -5,30 +5,14 @@
  *
  * The cache entry of a type is dropped when a Type message names it, so the next Relation message
  * that uses it reads it afresh. A composite type can change (`ALTER TYPE … ADD ATTRIBUTE …
- * CASCADE`) without a Type or Relation message; the pipeline then clears the cache when a value no
+ * CASCADE`) without a Type or Relation message; the session then clears the cache when a value no
  * longer matches and reads the types again.
  */
 import type pg from 'pg';
-import type { TypeInfo, TypeLookup } from '../event/values.js';
+import type { TypeInfo, TypeLookup } from './type-info.js';
 
-interface TypeRow {
-  oid: number;
-  /** For an array, the element type's delimiter (what array output uses). */
-  typtype: string;
-  typcategory: string;
-  typelem: number;
-  typdelim: string;
-  typbasetype: number;
-  typrelid: number;
-  rngsubtype: number | null;
-  multirange_of: number | null;
-}
-
-interface FieldRow {
-  attrelid: number;
-  attname: string;
-  atttypid: number;
-}
+/** Reads what the catalog says of the given types (over the session's SQL connection). */
+export type ReadTypes = (oids: readonly number[]) => Promise<ReadonlyMap<number, TypeInfo>>;
 
 /** A cache of catalog type information, filled on demand. */
 export class TypeCatalog implements TypeLookup {
@@ -49,29 +33,52 @@ export class TypeCatalog implements TypeLookup {
     this.types.clear();
   }
 
-  /** Reads whatever `missing` reports until nothing is missing (composites reveal their field types). */
-  async complete(client: pg.Client, missing: () => number[]): Promise<void> {
+  /**
+   * Reads whatever `missing` reports until nothing is missing (composites reveal their field
+   * types). A type the catalog does not return (it no longer exists) is cached as a plain base
+   * type, so its values are published as text rather than dropped.
+   */
+  async complete(read: ReadTypes, missing: () => number[]): Promise<void> {
     for (let round = 0; round < 16; round++) {
       const oids = missing();
       if (oids.length === 0) return;
-      await this.load(client, oids);
+      const found = await read(oids);
+      for (const oid of oids) this.types.set(oid, found.get(oid) ?? { kind: 'base' });
     }
   }
+}
 
-  /**
-   * Reads the given types from the catalog. A type that no longer exists is cached as a plain
-   * base type, so its values are published as text rather than dropped.
-   */
-  async load(client: pg.Client, oids: readonly number[]): Promise<void> {
-    if (oids.length === 0) return;
-    const serverVersion = Number(
-      (await client.query<{ v: string }>("SELECT current_setting('server_version_num') AS v")).rows[0]?.v ??
-        0,
-    );
-    const multirange =
-      serverVersion >= 140000
-        ? '(SELECT m.rngtypid::int FROM pg_range m WHERE m.rngmultitypid = t.oid)'
-        : 'NULL::int';
+interface TypeRow {
+  oid: number;
+  typtype: string;
+  typcategory: string;
+  typelem: number;
+  /** For an array, the element type's delimiter (what array output uses). */
+  typdelim: string;
+  typbasetype: number;
+  typrelid: number;
+  rngsubtype: number | null;
+  multirange_of: number | null;
+}
+
+interface FieldRow {
+  attrelid: number;
+  attname: string;
+  atttypid: number;
+}
+
+/**
+ * A `ReadTypes` that queries `pg_type`, `pg_range` and `pg_attribute` on `client`;
+ * `serverVersion` (`server_version_num`) decides whether multiranges exist (PostgreSQL 14+).
+ */
+export function catalogTypeReader(client: pg.Client, serverVersion: number): ReadTypes {
+  const multirange =
+    serverVersion >= 140000
+      ? '(SELECT m.rngtypid::int FROM pg_range m WHERE m.rngmultitypid = t.oid)'
+      : 'NULL::int';
+  return async (oids) => {
+    const found = new Map<number, TypeInfo>();
+    if (oids.length === 0) return found;
     const rows = (
       await client.query<TypeRow>(
         `SELECT t.oid::int, t.typtype::text, t.typcategory::text, t.typelem::int,
@@ -95,9 +102,9 @@ export class TypeCatalog implements TypeLookup {
               [composites],
             )
           ).rows;
-    for (const oid of oids) this.types.set(oid, { kind: 'base' });
-    for (const row of rows) this.types.set(row.oid, describe(row, fields));
-  }
+    for (const row of rows) found.set(row.oid, describe(row, fields));
+    return found;
+  };
 }
 
 function describe(row: TypeRow, fields: readonly FieldRow[]): TypeInfo {

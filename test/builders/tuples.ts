@@ -7,10 +7,16 @@ import { UNCHANGED_TOAST } from '../../src/source/pgoutput/messages.js';
 import { ColumnKind, Tuple } from '../../src/source/pgoutput/tuple.js';
 
 type WithArrays<M> = {
-  [K in keyof M]: M[K] extends Tuple ? TupleValue[] : M[K] extends Tuple | null ? TupleValue[] | null : M[K];
+  [K in keyof M]: M[K] extends Tuple
+    ? TupleValue[]
+    : M[K] extends Tuple | null
+      ? TupleValue[] | null
+      : M[K] extends bigint
+        ? bigint
+        : M[K];
 };
 
-/** A pgoutput message with its tuples as arrays of values. */
+/** A pgoutput message with its tuples as arrays of values, and its LSNs as plain bigints. */
 export type PlainMessage = PgoutputMessage extends infer M
   ? M extends unknown
     ? WithArrays<M>

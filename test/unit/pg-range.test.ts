@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DecodeError } from '../../src/errors.js';
-import { valueWriter, type TypeInfo, type TypeLookup } from '../../src/event/values.js';
+import { valueWriter } from '../../src/event/values.js';
+import type { TypeInfo, TypeLookup } from '../../src/source/type-info.js';
 import { assertInvalid } from './invalid-value.js';
 
 // Built-in range and multirange OIDs (pg_range, PostgreSQL 15).

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Action, type Relation } from '../../src/event/transaction.js';
+import { Action } from '../../src/event/action.js';
+import type { Relation } from '../../src/event/transaction.js';
 import { Router } from '../../src/route/router.js';
 import { changeSubject, escapeToken, isValidSubjectPrefix, unescapeToken } from '../../src/route/subject.js';
 

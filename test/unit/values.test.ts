@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  missingTypes,
-  TypeOid,
-  valueToJson,
-  valueWriter,
-  type TypeInfo,
-  type TypeLookup,
-} from '../../src/event/values.js';
+import { missingTypes, TypeOid, valueToJson, valueWriter } from '../../src/event/values.js';
+import type { TypeInfo, TypeLookup } from '../../src/source/type-info.js';
 import { assertInvalid } from './invalid-value.js';
 
 const json = (oid: number, text: string | null) => valueToJson(text, valueWriter(oid));

@@ -8,6 +8,7 @@
  * `DecodeError` with the message tag and the byte offset; no other exception escapes.
  */
 import { DecodeError } from '../../errors.js';
+import type { CommitEndLsn, CommitLsn } from '../lsn.js';
 import { OldTupleKind } from './messages.js';
 import type {
   BeginMessage,
@@ -96,7 +97,7 @@ export function decodePgoutput(data: Buffer): PgoutputMessage {
 
 /** Begin: Int64 final LSN, Int64 commit timestamp, Int32 xid. */
 function parseBegin(r: ByteReader): BeginMessage {
-  const finalLsn = r.u64(); // Int64 (XLogRecPtr): LSN of the commit record.
+  const finalLsn = r.u64() as CommitLsn; // Int64 (XLogRecPtr): LSN of the commit record.
   const commitTime = r.i64(); // Int64 (TimestampTz): µs since 2000-01-01 UTC.
   const xid = r.u32(); // Int32 (TransactionId), unsigned.
   return { tag: 'begin', finalLsn, commitTime, xid };
@@ -105,8 +106,8 @@ function parseBegin(r: ByteReader): BeginMessage {
 /** Commit: Int8 flags, Int64 commit LSN, Int64 end LSN, Int64 commit timestamp. */
 function parseCommit(r: ByteReader): CommitMessage {
   const flags = r.u8(); // Int8: flags, currently unused (0); passed through as is.
-  const commitLsn = r.u64(); // Int64 (XLogRecPtr): LSN of the commit record.
-  const endLsn = r.u64(); // Int64 (XLogRecPtr): end LSN of the transaction.
+  const commitLsn = r.u64() as CommitLsn; // Int64 (XLogRecPtr): LSN of the commit record.
+  const endLsn = r.u64() as CommitEndLsn; // Int64 (XLogRecPtr): end LSN of the transaction.
   const commitTime = r.i64(); // Int64 (TimestampTz): µs since 2000-01-01 UTC.
   return { tag: 'commit', flags, commitLsn, endLsn, commitTime };
 }

@@ -3,7 +3,7 @@
  *
  * See https://www.postgresql.org/docs/current/protocol-logicalrep-message-formats.html
  */
-import type { Lsn } from '../lsn.js';
+import type { CommitEndLsn, CommitLsn, Lsn } from '../lsn.js';
 import type { Tuple } from './tuple.js';
 
 /** Marker for a column whose TOASTed value did not change (`u` in TupleData): the value is not sent. */
@@ -26,7 +26,7 @@ export type OldTupleKind = (typeof OldTupleKind)[keyof typeof OldTupleKind];
 export interface BeginMessage {
   tag: 'begin';
   /** LSN of the commit record of this transaction. */
-  finalLsn: Lsn;
+  finalLsn: CommitLsn;
   /** Commit timestamp, microseconds since 2000-01-01 00:00:00 UTC. */
   commitTime: bigint;
   xid: number;
@@ -37,9 +37,9 @@ export interface CommitMessage {
   tag: 'commit';
   flags: number;
   /** LSN of the commit record (equals Begin.finalLsn). */
-  commitLsn: Lsn;
+  commitLsn: CommitLsn;
   /** End LSN of the transaction: the position to confirm once its events are stored. */
-  endLsn: Lsn;
+  endLsn: CommitEndLsn;
   /** Commit timestamp, microseconds since 2000-01-01 00:00:00 UTC. */
   commitTime: bigint;
 }
