@@ -6,7 +6,8 @@ import { stringify } from 'yaml';
 import { ConfigError } from '../errors.js';
 import { natsConnectOptions } from '../sink/nats-options.js';
 import { pgSslOptions } from '../source/pg-tls.js';
-import { loadConfig, redactConfig } from './load.js';
+import { loadConfig } from './load.js';
+import { redactConfig } from './secrets.js';
 
 /** The outcome of a check: what to print where, and the exit status. */
 export interface CheckResult {

@@ -9,7 +9,8 @@
 import { ConfigError } from '../errors.js';
 import type { Logger } from '../ops/log.js';
 import type { Metrics } from '../ops/metrics.js';
-import { describeStaticChanges, parseConfig, splitReloadable, type ReloadableConfig } from './load.js';
+import { parseConfig } from './load.js';
+import { describeStaticChanges, splitReloadable, type ReloadableConfig } from './reloadable.js';
 import type { Config } from './schema.js';
 import { ConfigWatcher, configHash } from './watch.js';
 

@@ -3,15 +3,11 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
-import {
-  describeStaticChanges,
-  ENV_OVERRIDES,
-  loadConfig,
-  parseConfig,
-  redactConfig,
-  splitReloadable,
-} from '../../src/config/load.js';
+import { ENV_OVERRIDES } from '../../src/config/env.js';
+import { loadConfig, parseConfig } from '../../src/config/load.js';
+import { describeStaticChanges, splitReloadable } from '../../src/config/reloadable.js';
 import { parseDuration, type Config } from '../../src/config/schema.js';
+import { redactConfig } from '../../src/config/secrets.js';
 import { ConfigError } from '../../src/errors.js';
 
 /** The example at the repository root; this file runs from dist/test/unit/. */
