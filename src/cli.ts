@@ -1,12 +1,8 @@
 /**
- * The command line: argv → one {@link Command}, and the commands that do not run the service
- * (help, version, `config check`, `config schema`). Running the service is main.ts's job.
+ * The command line: argv → one {@link Command}, and the usage text. The commands themselves live
+ * in `commands/`; `commands/dispatch.ts` runs the one parsed here.
  */
-import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { checkConfig } from './config/check.js';
-import { configJsonSchema } from './config/json-schema.js';
-import { dropSlotCommand, statusCommand } from './ops/slot-commands.js';
 
 /** The usage text printed by `--help` and after a usage error. */
 export const USAGE = `usage: pgwalstreams [run] [--config <file>]
@@ -115,39 +111,4 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
     kind: 'usage-error',
     message: `unknown command ${JSON.stringify(first)}: use run, config, status or drop-slot`,
   };
-}
-
-function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
-}
-
-/** Runs a command other than `run` and returns the exit status (0, or 2 for a usage or config error). */
-export async function runCommand(command: Exclude<Command, { kind: 'run' }>, io: CliIo): Promise<number> {
-  switch (command.kind) {
-    case 'help':
-      io.stdout.write(`${USAGE}\n`);
-      return 0;
-    case 'version':
-      io.stdout.write(`${version()}\n`);
-      return 0;
-    case 'usage-error':
-      io.stderr.write(`pgwalstreams: ${command.message}\n${USAGE}\n`);
-      return 2;
-    case 'config-schema':
-      io.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
-      return 0;
-    case 'status':
-      return statusCommand(command.config, io);
-    case 'drop-slot':
-      return dropSlotCommand(command.config, command.yes, io);
-    case 'config-check': {
-      const result = await checkConfig(command.config, io.env);
-      io.stdout.write(result.stdout);
-      if (result.stderr) io.stderr.write(`pgwalstreams: ${result.stderr}`);
-      return result.status;
-    }
-  }
 }

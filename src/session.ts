@@ -116,7 +116,8 @@ export class Session {
     this.signal = signal;
     return new Promise<void>((resolve, reject) => {
       this.finish = { resolve, reject };
-      this.statusTimer = setInterval(() => this.tick(), STATUS_CHECK_MS);
+      // The connections keep the process alive; the session's own timers never do.
+      this.statusTimer = setInterval(() => this.tick(), STATUS_CHECK_MS).unref();
       signal.addEventListener('abort', this.onAbort, { once: true });
       this.parts.source.stream({
         frame: (data) => this.read(data),
@@ -356,7 +357,7 @@ export class Session {
     this.stopping = true;
     this.updateReading();
     if (this.checkpoint.inFlight === 0) return this.finishStop();
-    this.stopTimer = setTimeout(() => this.finishStop(), this.settings.shutdownTimeoutMs);
+    this.stopTimer = setTimeout(() => this.finishStop(), this.settings.shutdownTimeoutMs).unref();
   }
 
   private finishStop(): void {

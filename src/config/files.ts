@@ -5,7 +5,16 @@
  * before anything connects; the code that builds client options at start reads them again with
  * {@link readKeyFile}, so a file removed in between is reported the same way.
  */
+import { readFileSync } from 'node:fs';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+
+/** Reads a file the configuration names, as UTF-8 text: how the files keys name are read outside tests. */
+export type ReadFile = (path: string) => string;
+
+/** The `ReadFile` of the service: the file system. */
+export function readTextFile(path: string): string {
+  return readFileSync(path, 'utf8');
+}
 
 /** What a file must hold. */
 export const FILE_KINDS = ['secret', 'certificate', 'private-key', 'nkey-seed', 'creds'] as const;
@@ -62,7 +71,7 @@ export function checkKeyFile(
   key: string,
   path: string,
   kind: FileKind,
-  readFile: (path: string) => string,
+  readFile: ReadFile,
 ): KeyFile | ConfigProblem {
   const problem = (message: string): ConfigProblem => ({
     path: key,
@@ -118,12 +127,7 @@ export function isProblem(result: KeyFile | ConfigProblem): result is ConfigProb
  *
  * @throws ConfigError naming the key when the file cannot be read or does not hold `kind`.
  */
-export function readKeyFile(
-  key: string,
-  path: string,
-  kind: FileKind,
-  readFile: (path: string) => string,
-): string {
+export function readKeyFile(key: string, path: string, kind: FileKind, readFile: ReadFile): string {
   const result = checkKeyFile(key, path, kind, readFile);
   if (isProblem(result)) throw new ConfigError(`cannot use the file named by ${key}`, [result]);
   return result.text;

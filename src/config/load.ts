@@ -8,12 +8,11 @@
  * files holding them, an nkey seed, a password or token in a NATS URL) never appear in an error
  * message.
  */
-import { readFileSync } from 'node:fs';
 import { readFile as readFileAsync } from 'node:fs/promises';
 import { LineCounter, parseDocument, visit } from 'yaml';
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { applyLibpqFallbacks, applyOverrides, type EnvSource } from './env.js';
-import { checkKeyFile, FILE_KEYS, isProblem } from './files.js';
+import { checkKeyFile, FILE_KEYS, isProblem, readTextFile, type ReadFile } from './files.js';
 import { describeValue, errorMap, toProblems, withSource } from './problems.js';
 import { configSchema, type Config } from './schema.js';
 import { collectSecrets, fail } from './secrets.js';
@@ -28,10 +27,6 @@ function dropNulls(value: unknown): unknown {
     if (child !== null) out[key] = dropNulls(child);
   }
   return out;
-}
-
-function defaultReadFile(path: string): string {
-  return readFileSync(path, 'utf8');
 }
 
 /** Parses the YAML text into a mapping; syntax errors are thrown with file, line and column. */
@@ -89,7 +84,7 @@ function readYaml(text: string, fileName: string, env: NodeJS.ProcessEnv): Mappi
  */
 function readKeyFiles(
   raw: Mapping,
-  readFile: (path: string) => string,
+  readFile: ReadFile,
   problems: ConfigProblem[],
   secrets: string[],
 ): Map<readonly string[], string> {
@@ -142,7 +137,7 @@ function readKeyFiles(
 export function parseConfig(
   text: string,
   env: NodeJS.ProcessEnv = process.env,
-  readFile: (path: string) => string = defaultReadFile,
+  readFile: ReadFile = readTextFile,
   fileName = 'configuration',
 ): Config {
   const raw = readYaml(text, fileName, env);
@@ -191,5 +186,5 @@ export async function loadConfigText(
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     throw new ConfigError(`cannot read configuration file ${path} (${code})`, [], { cause: err });
   }
-  return { config: parseConfig(text, env, defaultReadFile, path), text };
+  return { config: parseConfig(text, env, readTextFile, path), text };
 }

@@ -12,10 +12,8 @@
  */
 import { ACTIONS, actionIndex, type Action } from '../event/action.js';
 import type { Change, Relation } from '../event/transaction.js';
+import { HEARTBEAT_PREFIX } from '../source/slot-status.js';
 import { changeSubject, escapeToken } from './subject.js';
-
-/** Prefix of the heartbeat messages pgwalstreams writes itself; never published. */
-export const HEARTBEAT_PREFIX = 'pgwalstreams.heartbeat';
 
 /** Table key (`users` or `public.users`) → actions in lower case (`insert`, `update`, ...). */
 export type TableFilter = Readonly<Record<string, readonly string[]>>;

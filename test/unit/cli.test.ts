@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { parse as parseYaml } from 'yaml';
-import { parseCommand, runCommand, USAGE, type Command } from '../../src/cli.js';
+import { parseCommand, USAGE, type Command } from '../../src/cli.js';
+import { runCommand } from '../../src/commands/dispatch.js';
 
 /** Runs a command line (not `run`) and returns its exit status and output. */
 async function cli(argv: string[], env: NodeJS.ProcessEnv = {}) {

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { ConfigError, NatsConnectError } from '../../src/errors.js';
-import { natsConnectError, natsConnectOptions, type NatsConnectConfig } from '../../src/sink/nats-options.js';
+import { natsConnectOptions, type NatsConnectConfig } from '../../src/config/nats-options.js';
+import { natsConnectError } from '../../src/sink/nats-connection.js';
 
 const CA = '-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n';
 const CERT = '-----BEGIN CERTIFICATE-----\nCLIENT\n-----END CERTIFICATE-----\n';

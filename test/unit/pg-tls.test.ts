@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PeerCertificate } from 'node:tls';
 import { ConfigError } from '../../src/errors.js';
-import { pgSslOptions, type PgTlsConfig } from '../../src/source/pg-tls.js';
+import { pgSslOptions, type PgTlsConfig } from '../../src/config/pg-tls.js';
 
 const CA = '-----BEGIN CERTIFICATE-----\nCA\n-----END CERTIFICATE-----\n';
 const CERT = '-----BEGIN CERTIFICATE-----\nCLIENT\n-----END CERTIFICATE-----\n';

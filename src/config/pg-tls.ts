@@ -9,26 +9,19 @@
  * - `verify-full`: the chain and the host name (or IP address) are verified.
  */
 import type { ConnectionOptions } from 'node:tls';
-import { readFileSync } from 'node:fs';
-import type { Config } from '../config/schema.js';
-import { readKeyFile } from '../config/files.js';
-
-/** The `ssl` option of a node-postgres client: off, or the options of `tls.connect`. */
-export type PgSsl = false | ConnectionOptions;
+import type { PgSsl } from '../source/replication-connection.js';
+import { readKeyFile, readTextFile, type ReadFile } from './files.js';
+import type { Config } from './schema.js';
 
 /** The TLS keys of the `database` section. */
 export type PgTlsConfig = Pick<Config['database'], 'sslMode' | 'sslRootCert' | 'sslCert' | 'sslKey'>;
-
-function defaultReadFile(path: string): string {
-  return readFileSync(path, 'utf8');
-}
 
 /**
  * Maps the TLS keys to node-postgres `ssl` options, reading the files they name with `readFile`.
  *
  * @throws ConfigError naming the key of a file that cannot be read or holds the wrong thing.
  */
-export function pgSslOptions(db: PgTlsConfig, readFile: (path: string) => string = defaultReadFile): PgSsl {
+export function pgSslOptions(db: PgTlsConfig, readFile: ReadFile = readTextFile): PgSsl {
   if (db.sslMode === 'disable') return false;
   const ssl: ConnectionOptions = { rejectUnauthorized: db.sslMode !== 'require' };
   if (db.sslMode === 'verify-ca') {

@@ -6,65 +6,10 @@
  * even when only other databases write WAL.
  */
 import type pg from 'pg';
-import type { Logger } from '../ops/log.js';
-import { HEARTBEAT_PREFIX } from '../route/router.js';
-import type { Metrics } from '../ops/metrics.js';
-import { parseLsn, type Lsn } from './lsn.js';
-import { connectSql, type PgSettings } from './replication-connection.js';
-
-/** The slot as the server sees it. */
-export interface SlotStatus {
-  slot: string;
-  /** The server's current WAL insert position. */
-  walLsn: Lsn;
-  confirmedFlushLsn: Lsn | null;
-  restartLsn: Lsn | null;
-  /** `reserved`, `extended`, `unreserved` or `lost`. */
-  walStatus: string | null;
-  /** Bytes that can still be written before the slot risks invalidation; null when unlimited. */
-  safeWalSize: number | null;
-  activePid: number | null;
-  /** Bytes between the current WAL position and the confirmed position. */
-  lagBytes: number | null;
-  /** Bytes of WAL the slot holds (from restart_lsn). */
-  retainedBytes: number | null;
-}
-
-interface SlotRow {
-  wal: string;
-  confirmed: string | null;
-  restart: string | null;
-  wal_status: string | null;
-  safe_wal_size: string | null;
-  active_pid: number | null;
-}
-
-/** Reads the slot's status, or `null` when there is no such slot. */
-export async function readSlotStatus(client: pg.Client, slot: string): Promise<SlotStatus | null> {
-  const r = await client.query<SlotRow>(
-    `SELECT pg_current_wal_lsn()::text AS wal, confirmed_flush_lsn::text AS confirmed, restart_lsn::text AS restart,
-            wal_status, safe_wal_size::text AS safe_wal_size, active_pid
-       FROM pg_replication_slots WHERE slot_name = $1`,
-    [slot],
-  );
-  const row = r.rows[0];
-  if (!row) return null;
-  const walLsn = parseLsn(row.wal);
-  const confirmedFlushLsn = row.confirmed ? parseLsn(row.confirmed) : null;
-  const restartLsn = row.restart ? parseLsn(row.restart) : null;
-  const behind = (lsn: Lsn | null) => (lsn === null ? null : Number(walLsn > lsn ? walLsn - lsn : 0n));
-  return {
-    slot,
-    walLsn,
-    confirmedFlushLsn,
-    restartLsn,
-    walStatus: row.wal_status,
-    safeWalSize: row.safe_wal_size === null ? null : Number(row.safe_wal_size),
-    activePid: row.active_pid,
-    lagBytes: behind(confirmedFlushLsn),
-    retainedBytes: behind(restartLsn),
-  };
-}
+import { connectSql, type PgSettings } from '../source/replication-connection.js';
+import { readSlotStatus, writeHeartbeat, type SlotStatus } from '../source/slot-status.js';
+import type { Logger } from './log.js';
+import type { Metrics } from './metrics.js';
 
 /** Options of the monitor. */
 export interface SlotMonitorOptions {
@@ -117,11 +62,7 @@ export class SlotMonitor {
   }
 
   private beat(): Promise<void> {
-    this.running = this.running.then(() =>
-      this.withClient(async (c) => {
-        await c.query('SELECT pg_logical_emit_message(false, $1, $2)', [HEARTBEAT_PREFIX, '']);
-      }),
-    );
+    this.running = this.running.then(() => this.withClient(writeHeartbeat));
     return this.running;
   }
 

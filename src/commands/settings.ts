@@ -2,12 +2,12 @@
  * The configuration mapped onto what the parts need: PostgreSQL's side, the JetStream sink, the
  * pipeline, and the routing settings a reload applies.
  */
-import type { Config } from './config/schema.js';
-import type { PipelineSettings } from './pipeline.js';
-import type { RouteSettings } from './route/router.js';
-import type { JetStreamSettings } from './sink/jetstream-sink.js';
-import { pgSslOptions } from './source/pg-tls.js';
-import type { PgSettings, SlotSettings } from './source/replication-connection.js';
+import { pgSslOptions } from '../config/pg-tls.js';
+import type { Config } from '../config/schema.js';
+import type { PipelineSettings } from '../pipeline.js';
+import type { RouteSettings } from '../route/router.js';
+import type { JetStreamSettings } from '../sink/jetstream-sink.js';
+import type { PgSettings, SlotSettings } from '../source/replication-connection.js';
 
 /** The settings of every part of the service. */
 export interface ServiceSettings {

@@ -6,10 +6,10 @@ import type pg from 'pg';
 import type { CliIo } from '../cli.js';
 import { loadConfig } from '../config/load.js';
 import { ConfigError } from '../errors.js';
-import { serviceSettings } from '../settings.js';
 import { formatLsn } from '../source/lsn.js';
 import { connectSql } from '../source/replication-connection.js';
-import { readSlotStatus } from '../source/slot-monitor.js';
+import { readSlotStatus } from '../source/slot-status.js';
+import { serviceSettings } from './settings.js';
 
 /**
  * Loads the configuration, connects, and runs `work`; returns its exit status, or 2 for a

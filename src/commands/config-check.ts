@@ -3,11 +3,12 @@
  * and says what is wrong with it or what the service would use.
  */
 import { stringify } from 'yaml';
+import type { CliIo } from '../cli.js';
+import { loadConfig } from '../config/load.js';
+import { natsConnectOptions } from '../config/nats-options.js';
+import { pgSslOptions } from '../config/pg-tls.js';
+import { redactConfig } from '../config/secrets.js';
 import { ConfigError } from '../errors.js';
-import { natsConnectOptions } from '../sink/nats-options.js';
-import { pgSslOptions } from '../source/pg-tls.js';
-import { loadConfig } from './load.js';
-import { redactConfig } from './secrets.js';
 
 /** The outcome of a check: what to print where, and the exit status. */
 export interface CheckResult {
@@ -34,4 +35,12 @@ export async function checkConfig(path: string, env: NodeJS.ProcessEnv): Promise
     if (!(err instanceof ConfigError)) throw err;
     return { status: 2, stdout: '', stderr: `${err.message}\n` };
   }
+}
+
+/** `pgwalstreams config check`: prints the outcome of `checkConfig`; exit status 0, or 2 when invalid. */
+export async function configCheckCommand(path: string, io: CliIo): Promise<number> {
+  const result = await checkConfig(path, io.env);
+  io.stdout.write(result.stdout);
+  if (result.stderr) io.stderr.write(`pgwalstreams: ${result.stderr}`);
+  return result.status;
 }

@@ -1,0 +1,42 @@
+/**
+ * Runs the command the command line asked for. Each command's module is loaded only when it
+ * runs, so that `--version` does not load the service.
+ */
+import { readFileSync } from 'node:fs';
+import { USAGE, type CliIo, type Command } from '../cli.js';
+
+/** The version in package.json (this file runs from dist/src/commands/). */
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+/** Runs `command` and returns the exit status: 0, 1 for a fatal error, 2 for a usage or configuration error. */
+export async function runCommand(command: Command, io: CliIo): Promise<number> {
+  switch (command.kind) {
+    case 'help':
+      io.stdout.write(`${USAGE}\n`);
+      return 0;
+    case 'version':
+      io.stdout.write(`${version()}\n`);
+      return 0;
+    case 'usage-error':
+      io.stderr.write(`pgwalstreams: ${command.message}\n${USAGE}\n`);
+      return 2;
+    case 'run':
+      return (await import('./run.js')).runService(command.config, io);
+    case 'config-check':
+      return (await import('./config-check.js')).configCheckCommand(command.config, io);
+    case 'config-schema': {
+      const { configJsonSchema } = await import('../config/json-schema.js');
+      io.stdout.write(`${JSON.stringify(configJsonSchema(), null, 2)}\n`);
+      return 0;
+    }
+    case 'status':
+      return (await import('./slot.js')).statusCommand(command.config, io);
+    case 'drop-slot':
+      return (await import('./slot.js')).dropSlotCommand(command.config, command.yes, io);
+  }
+}
