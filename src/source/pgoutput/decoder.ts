@@ -46,8 +46,9 @@ const REPLICA_IDENTITIES = new Set(['d', 'n', 'f', 'i']);
 /**
  * Decodes the payload of one XLogData frame as a pgoutput protocol-1 message.
  *
- * Binary column values (`b`) and logical message content are returned as copies, so the
- * result never keeps `data` alive. Throws `DecodeError` for anything but one complete message.
+ * Row values are not copied: a message's tuples point into `data` (see `tuple.ts`), so `data`
+ * must stay unchanged while they are used; logical message content is a copy. Throws
+ * `DecodeError` for anything but one complete message.
  */
 export function decodePgoutput(data: Buffer): PgoutputMessage {
   if (data.length === 0) throw new DecodeError('empty message', '', 0);
