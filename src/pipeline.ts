@@ -117,7 +117,13 @@ export class Pipeline {
   /** One replication session, from the slot's confirmed position until a stop or a failure. */
   private async session(signal: AbortSignal, progress: { made: boolean }): Promise<void> {
     const { settings, log, parts } = this;
-    const source = await parts.openSource();
+    let source;
+    try {
+      source = await parts.openSource();
+    } catch (err) {
+      if (signal.aborted) return; // a stop during start-up is a stop, whatever else went wrong
+      throw err;
+    }
     if (source.created.publication)
       log.info({ publication: settings.slot.publication }, 'publication created');
     if (source.created.slot) log.info({ slot: settings.slot.slot }, 'replication slot created');

@@ -49,6 +49,14 @@ function transaction(commitLsn: bigint, ids: readonly number[]): PlainMessage[] 
   ];
 }
 
+/** The table's Relation, then transactions of two rows, one row and one row. */
+const THREE_TRANSACTIONS: PlainMessage[] = [
+  USERS,
+  ...transaction(0x1000n, [1, 2]),
+  ...transaction(0x2000n, [3]),
+  ...transaction(0x3000n, [4]),
+];
+
 /** The log lines written, parsed. */
 type LogLines = Record<string, unknown>[];
 
@@ -115,12 +123,7 @@ describe('a session', () => {
     const t = setUp();
     const { sink, done } = await t.start();
     // WHEN three transactions arrive and the sink acknowledges every event
-    t.source.send(
-      USERS,
-      ...transaction(0x1000n, [1, 2]),
-      ...transaction(0x2000n, [3]),
-      ...transaction(0x3000n, [4]),
-    );
+    t.source.send(...THREE_TRANSACTIONS);
     sink.ackAll();
     // THEN the events came in commit order and the last commit's end is confirmed
     assert.deepEqual(order(sink), [
@@ -149,12 +152,7 @@ describe('a session', () => {
   test('acks in reverse order: nothing is confirmed until the first event is acknowledged', async () => {
     const t = setUp();
     const { sink, done } = await t.start();
-    t.source.send(
-      USERS,
-      ...transaction(0x1000n, [1, 2]),
-      ...transaction(0x2000n, [3]),
-      ...transaction(0x3000n, [4]),
-    );
+    t.source.send(...THREE_TRANSACTIONS);
     // WHEN the acks come last first, asking for a status after each
     const flushes: (bigint | undefined)[] = [];
     for (const seq of [4, 3, 2, 1]) {
