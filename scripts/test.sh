@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole check, as CI runs it: dependencies, a clean build, lint, unit tests, integration tests.
+# The whole check, as CI runs it: dependencies, a clean build, lint, unit tests, the offline checks of
+# the deploy files, integration tests.
 # Works from a fresh clone with only Node.js and npm installed; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,4 +18,5 @@ else
 fi
 
 npm run test:unit
+npm run test:deploy
 npm run test:integration

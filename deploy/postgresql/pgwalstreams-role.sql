@@ -3,7 +3,7 @@
 --
 -- The same statements are the bitnami init script in deploy/k8s/postgres-values.yaml
 -- (primary.initdb.scripts) and run at first start of docker-compose.yml's postgres;
--- test/unit/deploy.test.ts checks that the copies are identical.
+-- test/deploy/deploy.test.ts checks that the copies are identical.
 --
 -- The password is for local development only; it matches the Secret in
 -- deploy/k8s/pgwalstreams.yaml and the environment in docker-compose.yml. Anywhere else, create

@@ -31,6 +31,8 @@ export interface ConfigWatcherOptions {
   changed(change: ConfigChange): void;
   /** Called when the file cannot be read or the directory not watched; the watcher goes on. */
   failed(err: unknown): void;
+  /** Called after each look at the file (changed, unchanged or unreadable), after the reports; for tests. */
+  checked?(): void;
 }
 
 /** The hash by which configuration versions are told apart (and shown in logs). */
@@ -61,17 +63,8 @@ export class ConfigWatcher {
   check(): Promise<void> {
     this.reading = this.reading.then(async () => {
       if (this.closed) return;
-      let text: string;
-      try {
-        text = await readFile(this.path, 'utf8');
-      } catch (err) {
-        this.options.failed(err);
-        return;
-      }
-      const hash = configHash(text);
-      if (hash === this.lastHash || this.closed) return;
-      this.lastHash = hash;
-      this.options.changed({ text, hash });
+      await this.look();
+      this.options.checked?.();
     });
     return this.reading;
   }
@@ -82,6 +75,21 @@ export class ConfigWatcher {
     clearTimeout(this.debounce);
     clearInterval(this.poll);
     this.watcher?.close();
+  }
+
+  /** Reads the file once and reports its content if it changed. */
+  private async look(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.path, 'utf8');
+    } catch (err) {
+      this.options.failed(err);
+      return;
+    }
+    const hash = configHash(text);
+    if (hash === this.lastHash || this.closed) return;
+    this.lastHash = hash;
+    this.options.changed({ text, hash });
   }
 
   private watchDirectory(): void {

@@ -14,15 +14,25 @@ import { waitFor } from './harness/wait.js';
 function watchAll(path: string, initial: string, pollMs = 60_000) {
   const seen: ConfigChange[] = [];
   const errors: unknown[] = [];
+  let looks = 0; // completed looks at the file, whether or not it changed
   const watcher = new ConfigWatcher(path, configHash(initial), {
     debounceMs: 50,
     pollMs,
     changed: (c) => seen.push(c),
     failed: (e) => errors.push(e),
+    checked: () => looks++,
   });
   const until = (n: number) =>
     waitFor(() => seen.length >= n || undefined, { what: `${n} changes`, timeoutMs: 5000 });
-  return { seen, errors, watcher, until };
+  /** Waits until `n` more looks than now have completed. */
+  const moreLooks = (n: number) => {
+    const target = looks + n;
+    return waitFor(() => looks >= target || undefined, {
+      what: `${n} more looks at the file`,
+      timeoutMs: 5000,
+    });
+  };
+  return { seen, errors, watcher, until, moreLooks };
 }
 
 describe('configuration watcher', () => {
@@ -50,17 +60,23 @@ describe('configuration watcher', () => {
     const dir = mkdtempSync(join(tmpdir(), 'pgwalstreams-watch-'));
     const path = join(dir, 'config.yml');
     writeFileSync(path, 'a: 1\n');
-    const { seen, watcher, until } = watchAll(path, 'a: 1\n');
+    const { seen, watcher, until, moreLooks } = watchAll(path, 'a: 1\n');
     try {
+      // GIVEN an in-place edit and a rename-save: THEN each is one change
       writeFileSync(path, 'a: 2\n'); // in place
       await until(1);
       writeFileSync(join(dir, '.config.yml.swp'), 'a: 3\n'); // an editor's rename-save
       renameSync(join(dir, '.config.yml.swp'), path);
       await until(2);
+      // WHEN the same content is written again and an unrelated file appears
       writeFileSync(path, 'a: 3\n'); // same content again
       writeFileSync(join(dir, 'unrelated.txt'), 'x');
+      // AND the watcher has looked after them: the explicit check (called before anything else
+      // could run, so it began after the writes), then the look their directory events trigger
+      // (looks never overlap, so one completing after the check began after it too)
       await watcher.check();
-      await new Promise((r) => setTimeout(r, 200)); // give a wrong extra report the chance to appear
+      await moreLooks(1);
+      // THEN nothing more was reported
       assert.deepEqual(
         seen.map((c) => c.text),
         ['a: 2\n', 'a: 3\n'],
@@ -81,11 +97,14 @@ describe('configuration watcher', () => {
     mkdirSync(replacement);
     writeFileSync(join(dir, 'config.yml'), 'p: 1\n');
     writeFileSync(join(replacement, 'config.yml'), 'p: 1\n');
-    const { seen, watcher, until } = watchAll(join(dir, 'config.yml'), 'p: 1\n', 300);
+    const { seen, watcher, until, moreLooks } = watchAll(join(dir, 'config.yml'), 'p: 1\n', 300);
     try {
       renameSync(dir, join(base, 'conf-old'));
       renameSync(replacement, dir);
-      await new Promise((r) => setTimeout(r, 400)); // any event from the renames has been handled
+      // AND a look that began after the renames has completed (one in progress now may have begun
+      // before them; the next cannot, as looks never overlap), which the poll brings even if the
+      // old directory reports nothing
+      await moreLooks(2);
       assert.equal(seen.length, 0, 'same content: no change');
       // WHEN the file in the new directory changes in place
       writeFileSync(join(dir, 'config.yml'), 'p: 2\n');

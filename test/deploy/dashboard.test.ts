@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import { MetricName } from '../../src/ops/metrics.js';
 
+/** This file runs from dist/test/deploy/. */
 const DASHBOARD = new URL('../../../deploy/grafana/pgwalstreams-dashboard.json', import.meta.url);
 
 describe('grafana dashboard', () => {

@@ -21,7 +21,7 @@ import { parse as parseYaml, parseAllDocuments, stringify as stringifyYaml } fro
 import { parseConfig } from '../../src/config/load.js';
 import { parseDuration, type Config } from '../../src/config/schema.js';
 
-/** The repository root; this file runs from dist/test/unit/. */
+/** The repository root; this file runs from dist/test/deploy/. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const FIXTURES = join(ROOT, 'test/fixtures');
 
