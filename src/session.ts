@@ -22,7 +22,7 @@ import {
 } from './event/change-event.js';
 import { systemNamespace } from './event/event-id.js';
 import { detachRow, TransactionAssembler, type Change, type RowChange } from './event/transaction.js';
-import { textForStaleValue, TypeRefresh } from './event/type-refresh.js';
+import { mayBeStale, textForStaleValue, TypeRefresh } from './event/type-refresh.js';
 import { missingTypes } from './event/values.js';
 import type { Logger } from './ops/log.js';
 import type { Metrics } from './ops/metrics.js';
@@ -215,7 +215,7 @@ export class Session {
     try {
       body = encodeChange(change);
     } catch (err) {
-      if (!this.typeRefresh.mayBeStale(err, change)) throw err;
+      if (!mayBeStale(err, change)) throw err;
       return this.publishStale(change, subject);
     }
     this.send(subject, body, changeMeta(change));

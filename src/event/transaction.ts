@@ -20,9 +20,9 @@ import type {
   RelationMessage,
   Tuple,
 } from '../source/pgoutput/messages.js';
+import type { TypeLookup } from '../source/type-info.js';
 import { Action } from './action.js';
 import { transactionIdPrefix, type TransactionIdPrefix } from './event-id.js';
-import type { TypeLookup } from '../source/type-info.js';
 import { byteWriter, valueWriter, type ByteWriter, type ValueWriter } from './values.js';
 
 /** A column of a relation, with what the event encoder needs precomputed. */

@@ -20,14 +20,14 @@ export function usesCatalogTypes(relation: Relation): boolean {
   return relation.columns.some((c) => c.typeOid >= FIRST_GENBKI_OBJECT_ID);
 }
 
+/** True when `err`, from encoding `change`, may come from the catalog being out of date. */
+export function mayBeStale(err: unknown, change: Change): change is RowChange {
+  return err instanceof DecodeError && change.kind === 'row' && usesCatalogTypes(change.relation);
+}
+
 /** Remembers when each table's types were last read again. */
 export class TypeRefresh {
   private readonly readAt = new WeakMap<Relation, number>();
-
-  /** True when `err`, from encoding `change`, may come from the catalog being out of date. */
-  mayBeStale(err: unknown, change: Change): change is RowChange {
-    return err instanceof DecodeError && change.kind === 'row' && usesCatalogTypes(change.relation);
-  }
 
   /** True when the types of `relation` may be read again at `now` (ms). */
   due(relation: Relation, now: number): boolean {
