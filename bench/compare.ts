@@ -1,12 +1,12 @@
 /**
- * Compares builds of pgwalstreams on the same work: each drains a backlog of large transactions
- * (the bench's large-transaction set) into its own stream, the builds taking turns, and the CPU per
+ * Compares builds of pgwalstreams on the same work: each drains a backlog of the bench's large
+ * transactions (or, with `--set small`, its small ones) into its own stream, the builds taking turns, and the CPU per
  * row of pgwalstreams, nats-server and the walsender is printed for every run, then the medians.
  *
  * On a shared or virtual machine one run of a build can be 20 % slower than the next; taking turns
  * and reading medians is what makes two builds comparable.
  *
- *   npm run bench:compare -- <dist dir> <dist dir> … [--rows N] [--runs N]
+ *   npm run bench:compare -- <dist dir> <dist dir> … [--rows N] [--runs N] [--set large|small]
  *
  * A dist dir is the `dist` of a built checkout (`npm ci && npm run build`), for example this one
  * (`dist`) and a worktree of another commit.
@@ -32,7 +32,8 @@ import {
 import { LARGE_TRANSACTION_ROWS } from './throughput.js';
 import { ChangeSet } from './workload.js';
 
-const USAGE = 'usage: npm run bench:compare -- <dist dir> <dist dir> … [--rows N] [--runs N]';
+const USAGE =
+  'usage: npm run bench:compare -- <dist dir> <dist dir> … [--rows N] [--runs N] [--set large|small]';
 
 interface Run {
   rowsPerSecond: number;
@@ -42,11 +43,11 @@ interface Run {
   walsender: number;
 }
 
-function parse(argv: string[]): { builds: string[]; rows: number; runs: number } {
+function parse(argv: string[]): { builds: string[]; rows: number; runs: number; set: 'large' | 'small' } {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { rows: { type: 'string' }, runs: { type: 'string' } },
+    options: { rows: { type: 'string' }, runs: { type: 'string' }, set: { type: 'string' } },
   });
   const builds = positionals.map((dir) => {
     if (!existsSync(join(resolve(dir), 'src', 'main.js')))
@@ -54,8 +55,11 @@ function parse(argv: string[]): { builds: string[]; rows: number; runs: number }
     return resolve(dir);
   });
   if (builds.length < 1) throw new Error(USAGE);
+  const set = values.set ?? 'large';
+  if (set !== 'large' && set !== 'small') throw new Error(`--set ${set}: expected large or small\n${USAGE}`);
   return {
     builds,
+    set,
     rows: wholeNumber('rows', values.rows, 300_000, USAGE),
     runs: wholeNumber('runs', values.runs, 4, USAGE),
   };
@@ -64,7 +68,7 @@ function parse(argv: string[]): { builds: string[]; rows: number; runs: number }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
-  const { builds, rows, runs } = parse(process.argv.slice(2));
+  const { builds, rows, runs, set } = parse(process.argv.slice(2));
   const s = await startBenchServers();
   const dir = mkdtempSync(join(tmpdir(), 'pgwalstreams-compare-'));
   const results = new Map<string, Run[]>(builds.map((b) => [b, []]));
@@ -81,7 +85,8 @@ async function main(): Promise<void> {
         await createPhaseStream(s, names);
         const configFile = join(dir, `${names.slot}.yml`);
         writeFileSync(configFile, stringify(serviceConfig(s, names, { listener: { serverPort: 0 } })));
-        await changes.writeLarge(s.sql, LARGE_TRANSACTION_ROWS);
+        if (set === 'large') await changes.writeLarge(s.sql, LARGE_TRANSACTION_ROWS);
+        else await changes.writeSmall(s.sql);
 
         const nats = new CpuWatch(s.nats.pid!);
         const t0 = performance.now();
@@ -116,7 +121,8 @@ async function main(): Promise<void> {
         await s.sql.query(`DROP TABLE ${names.table}`);
       }
     }
-    console.log(`\nmedians of ${runs} runs of ${rows} rows in transactions of ${LARGE_TRANSACTION_ROWS}:`);
+    const shape = set === 'large' ? `transactions of ${LARGE_TRANSACTION_ROWS}` : 'small transactions';
+    console.log(`\nmedians of ${runs} runs of ${rows} rows in ${shape}:`);
     for (const [build, rs] of results) {
       console.log(
         `${build}: ${Math.round(median(rs.map((r) => r.rowsPerSecond)))} rows/s; µs CPU per row: ` +
