@@ -44,6 +44,7 @@ export class Pipeline {
   private router: Router;
   private readonly catalog = new TypeCatalog();
   private current: PipelineState = 'starting';
+  private active: Session | null = null;
 
   constructor(
     private readonly settings: PipelineSettings,
@@ -58,6 +59,11 @@ export class Pipeline {
   /** What the pipeline is doing now (readiness is `replicating`). */
   get state(): PipelineState {
     return this.current;
+  }
+
+  /** How long the oldest event of the session not yet acknowledged has waited, in ms (0 when none). */
+  oldestUnackedMs(): number {
+    return this.active?.oldestUnackedMs() ?? 0;
   }
 
   private setState(state: PipelineState): void {
@@ -136,6 +142,7 @@ export class Pipeline {
       log,
       metrics: this.metrics,
     });
+    this.active = session;
     try {
       await session.run(signal, () => {
         const tookOver = this.current === 'standby';
@@ -152,6 +159,7 @@ export class Pipeline {
         );
       });
     } finally {
+      this.active = null;
       progress.made = session.progressMade;
     }
   }

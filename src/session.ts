@@ -12,7 +12,7 @@
  * was acknowledged and nothing else. Events are published in the order their changes were read.
  */
 import { Checkpointer, type EventSeq } from './checkpoint/checkpointer.js';
-import { DecodeError, ReplicationError, type PublishError } from './errors.js';
+import { DecodeError, ReplicationError, type PgwalstreamsError } from './errors.js';
 import {
   changeMeta,
   commitMarker,
@@ -104,11 +104,20 @@ export class Session {
    * closed either way.
    */
   async run(signal: AbortSignal, streaming: () => void): Promise<void> {
+    const { source, sinks, router } = this.parts;
     try {
-      this.sink = await this.parts.sinks.open({
-        acked: (seq, latencyMs) => this.acked(seq, latencyMs),
-        failed: (err) => this.publishFailed(err),
-      });
+      this.sink = await sinks.open(
+        {
+          acked: (seq, latencyMs) => this.acked(seq, latencyMs),
+          stored: (seq) => this.stored(seq),
+          failed: (err) => this.publishFailed(err),
+        },
+        {
+          topicPrefix: router().topicPrefix,
+          source: { namespace: systemNamespace(source.systemId), slot: this.settings.slot.slot },
+          replay: !source.created.slot,
+        },
+      );
     } catch (err) {
       await this.parts.source.close();
       throw err;
@@ -126,6 +135,11 @@ export class Session {
       streaming();
       if (signal.aborted) this.stop();
     });
+  }
+
+  /** How long the oldest event not yet acknowledged has waited, in ms (0 when none waits). */
+  oldestUnackedMs(now = Date.now()): number {
+    return this.settled ? 0 : (this.sink?.oldestUnackedMs(now) ?? 0);
   }
 
   /** Read: queues a frame from the source and handles what is queued, in order. */
@@ -305,6 +319,17 @@ export class Session {
 
   private acked(seq: EventSeq, latencyMs: number): void {
     this.parts.metrics.pubAckLatency.observe(latencyMs / 1000);
+    this.settle(seq);
+  }
+
+  /** An event the destination held already: settled without a publish. */
+  private stored(seq: EventSeq): void {
+    this.parts.metrics.alreadyStored.inc();
+    this.settle(seq);
+  }
+
+  /** Event `seq` is stored: the checkpoint may pass it, and reading resumes when the window allows. */
+  private settle(seq: EventSeq): void {
     this.checkpoint.acked(seq);
     if (this.windowFull && this.checkpoint.inFlight <= this.resumeBelow) {
       this.windowFull = false;
@@ -313,7 +338,7 @@ export class Session {
     if (this.stopping && this.checkpoint.inFlight === 0) this.finishStop();
   }
 
-  private publishFailed(err: PublishError): void {
+  private publishFailed(err: PgwalstreamsError): void {
     this.parts.metrics.publishErrors.inc();
     this.fail(err);
   }

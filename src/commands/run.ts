@@ -13,47 +13,46 @@ import { ConfigReloader } from '../config/reload.js';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { startHttpServer } from '../ops/http.js';
+import { ReadinessWatch } from '../ops/readiness.js';
 import { createLogger, type Logger } from '../ops/log.js';
 import { Metrics } from '../ops/metrics.js';
 import { SlotMonitor } from '../ops/slot-monitor.js';
 import { Pipeline } from '../pipeline.js';
 import { JetStreamSinkFactory } from '../sink/jetstream-sink.js';
-import { openNatsConnection } from '../sink/nats-connection.js';
+import { NatsLink, openNatsConnection } from '../sink/nats-connection.js';
 import { natsInternals } from '../sink/nats-internals.js';
 import { openReplicationSource } from '../source/replication-connection.js';
 import { routeSettings, serviceSettings } from './settings.js';
 
-/** Whether the NATS connection is up right now (kept by `connectNats`). */
-const natsLink = { up: false };
+/** How long NATS may leave a ping unanswered before the service is not ready. */
+const NATS_SILENT_MS = 3000;
 
-async function connectNats(config: Config, log: Logger, metrics: Metrics): Promise<NatsConnection> {
+async function connectNats(
+  config: Config,
+  log: Logger,
+  metrics: Metrics,
+): Promise<{ nc: NatsConnection; link: NatsLink }> {
   const nc = await openNatsConnection(
     {
       ...natsConnectOptions(config.nats),
       name: 'pgwalstreams',
+      // Replies to pgwalstreams' own requests come back under the same prefix as its PubAcks.
+      inboxPrefix: '_pgw',
       maxReconnectAttempts: -1,
       reconnectTimeWait: 1000,
     },
     config.nats,
   );
-  const link = (up: boolean) => {
-    natsLink.up = up;
-    metrics.natsConnected.set(up ? 1 : 0);
-  };
-  link(true);
-  void (async () => {
-    for await (const s of nc.status()) {
-      if (s.type === 'disconnect') {
-        link(false);
-        log.warn({ server: s.server }, 'nats disconnected');
-      } else if (s.type === 'reconnect') {
-        link(true);
-        log.info({ server: s.server }, 'nats reconnected');
-      }
-    }
-  })();
+  metrics.natsConnected.set(1);
+  const link = new NatsLink(nc, {
+    changed: (up, server) => {
+      metrics.natsConnected.set(up ? 1 : 0);
+      if (up) log.info({ server }, 'nats reconnected');
+      else log.warn({ server }, 'nats disconnected');
+    },
+  });
   log.info({ server: nc.getServer() }, 'nats connected');
-  return nc;
+  return { nc, link };
 }
 
 /** Runs the service with the configuration at `configPath` until a signal stops it; returns the exit status. */
@@ -89,12 +88,29 @@ export async function runService(configPath: string, io: CliIo): Promise<number>
 
   const metrics = new Metrics();
   let nc: NatsConnection | undefined;
+  let link: NatsLink | undefined;
   let pipeline: Pipeline | undefined;
   let http: Server | undefined;
   let monitor: SlotMonitor | undefined;
+  const ackTimeoutMs = serviceSettings(config).sink.ackTimeoutMs;
+  const readiness = new ReadinessWatch(
+    {
+      state: () => (link ? pipeline?.state : undefined),
+      natsUp: () => link?.up ?? false,
+      natsSilentMs: () => link?.silentMs() ?? 0,
+      oldestUnackedMs: () => pipeline?.oldestUnackedMs() ?? 0,
+    },
+    // A PubAck normally takes milliseconds; half the ack timeout (at least a second) is overdue.
+    { natsSilentMs: NATS_SILENT_MS, pubAckOverdueMs: Math.max(1000, ackTimeoutMs / 2) },
+    metrics,
+    log,
+  );
   try {
     if (config.listener.serverPort > 0) {
-      http = await startHttpServer(config.listener.serverPort, metrics, () => readiness(pipeline));
+      http = await startHttpServer(config.listener.serverPort, metrics, () => {
+        const { ready, detail } = readiness.look();
+        return { ready, reason: detail };
+      });
       log.info({ port: config.listener.serverPort }, 'http server listening: /healthz /readyz /metrics');
     }
     const settings = serviceSettings(config);
@@ -109,9 +125,9 @@ export async function runService(configPath: string, io: CliIo): Promise<number>
       metrics,
       log,
     );
-    nc = await connectNats(config, log, metrics);
+    ({ nc, link } = await connectNats(config, log, metrics));
     const internals = natsInternals(nc); // a NATS client without them stops the start here
-    const sinks = new JetStreamSinkFactory(nc, internals, settings.sink, log);
+    const sinks = new JetStreamSinkFactory(nc, link, internals, settings.sink, log);
     pipeline = new Pipeline(
       settings.pipeline,
       { openSource: () => openReplicationSource(settings.pg, settings.slot), sinks },
@@ -139,20 +155,11 @@ export async function runService(configPath: string, io: CliIo): Promise<number>
     return err instanceof ConfigError ? 2 : 1;
   } finally {
     reloader?.close();
+    readiness.close();
+    link?.close();
     await monitor?.close();
     await nc?.drain().catch(() => {});
     http?.close();
     log.flush();
   }
-}
-
-/** Ready when replicating and connected to NATS; the reason says what is missing. */
-function readiness(pipeline: Pipeline | undefined): { ready: boolean; reason: string } {
-  if (!pipeline) return { ready: false, reason: 'starting' };
-  if (!natsLink.up) return { ready: false, reason: 'nats disconnected' };
-  if (pipeline.state === 'standby')
-    return { ready: false, reason: 'standby: another instance holds the slot' };
-  if (pipeline.state !== 'replicating')
-    return { ready: false, reason: `not replicating (${pipeline.state})` };
-  return { ready: true, reason: 'replicating' };
 }

@@ -13,6 +13,7 @@ export const MetricName = {
   messagesPublished: 'pgwalstreams_messages_published_total',
   transactions: 'pgwalstreams_transactions_total',
   publishErrors: 'pgwalstreams_publish_errors_total',
+  alreadyStored: 'pgwalstreams_events_already_stored_total',
   sessionRetries: 'pgwalstreams_session_retries_total',
   pubAckLatency: 'pgwalstreams_puback_latency_seconds',
   commitToAck: 'pgwalstreams_commit_to_ack_seconds',
@@ -25,6 +26,7 @@ export const MetricName = {
   slotWalStatus: 'pgwalstreams_slot_wal_status',
   postgresConnected: 'pgwalstreams_postgres_connected',
   natsConnected: 'pgwalstreams_nats_connected',
+  ready: 'pgwalstreams_ready',
   replicating: 'pgwalstreams_replicating',
   standby: 'pgwalstreams_standby',
   inFlight: 'pgwalstreams_inflight_events',
@@ -119,6 +121,7 @@ export class Metrics {
   /** Transactions received, counted on the hot path. */
   transactionCount = 0;
   readonly publishErrors: Counter;
+  readonly alreadyStored: Counter;
   readonly sessionRetries: Counter<'reason'>;
   readonly pubAckLatency: FastHistogram;
   readonly commitToAck: FastHistogram;
@@ -131,6 +134,7 @@ export class Metrics {
   readonly slotWalStatus: Gauge<'status'>;
   readonly postgresConnected: Gauge;
   readonly natsConnected: Gauge;
+  readonly ready: Gauge<'reason'>;
   readonly replicating: Gauge;
   readonly standby: Gauge;
   readonly inFlight: Gauge;
@@ -176,6 +180,10 @@ export class Metrics {
       M.publishErrors,
       'Publishes JetStream did not acknowledge (the session is retried).',
     );
+    this.alreadyStored = counter(
+      M.alreadyStored,
+      'Replayed events not sent again because the stream held them already (from an earlier session).',
+    );
     this.sessionRetries = counter(M.sessionRetries, 'Replication sessions ended by a retryable failure.', [
       'reason',
     ]);
@@ -211,6 +219,11 @@ export class Metrics {
     this.slotWalStatus = gauge(M.slotWalStatus, "The slot's wal_status (1 for the current one).", ['status']);
     this.postgresConnected = gauge(M.postgresConnected, '1 when the replication connection is up.');
     this.natsConnected = gauge(M.natsConnected, '1 when connected to NATS.');
+    this.ready = gauge(
+      M.ready,
+      '1 for the reason the service is ready (replicating) or not (starting, standby, not_replicating, nats_disconnected, nats_not_answering, pubacks_overdue).',
+      ['reason'],
+    );
     this.replicating = gauge(M.replicating, '1 while a replication session streams.');
     this.standby = gauge(M.standby, '1 while waiting because another instance holds the slot.');
     this.inFlight = gauge(M.inFlight, 'Events published and not yet acknowledged.');

@@ -37,8 +37,11 @@ export class Router {
   private readonly messageSubjects = new Map<string, string>();
   /** Subject of commit markers; `null` when they are not published. */
   readonly commitSubject: string | null;
+  /** Every subject starts with `<topicPrefix>.`. */
+  readonly topicPrefix: string;
 
   constructor(private readonly settings: RouteSettings) {
+    this.topicPrefix = settings.topicPrefix;
     const entries = Object.entries(settings.tables ?? {});
     this.tables =
       entries.length === 0

@@ -11,20 +11,34 @@
  * stream (no responders), an error PubAck or a PubAck that does not arrive within the ack
  * timeout is reported once, as a `PublishError`, and the sink stops accepting events.
  */
-import type { Msg, NatsConnection, Subscription } from '@nats-io/transport-node';
+import {
+  PermissionViolationError,
+  type Msg,
+  type NatsConnection,
+  type Status,
+  type Subscription,
+} from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
 import { putAscii, putBytes, putDecimal } from '../bytes.js';
 import type { EventSeq } from '../checkpoint/checkpointer.js';
 import { PublishError } from '../errors.js';
 import type { EventMeta } from '../event/change-event.js';
-import { eventId, writeEventId } from '../event/event-id.js';
+import { eventId, writeEventId, type TransactionIdPrefix } from '../event/event-id.js';
 import { JsonBytes, utf8 } from '../event/json-bytes.js';
 import type { Logger } from '../ops/log.js';
 import { HpubBatch } from './hpub-batch.js';
 import { InFlight } from './in-flight.js';
+import type { NatsLink } from './nats-connection.js';
 import { replySubjectBytes, type NatsInternals } from './nats-internals.js';
-import type { Sink, SinkFactory, SinkListener } from './sink.js';
+import type { Sink, SinkFactory, SinkListener, SinkScope } from './sink.js';
 import { ensureStream, type StreamSettings } from './stream-setup.js';
+import {
+  readStreamTails,
+  SLOT_HEADER,
+  StreamShareError,
+  subjectMatches,
+  type StreamTail,
+} from './stream-tail.js';
 
 /** Subjects whose bytes are kept at most (tables × actions, and message prefixes). */
 const MAX_CACHED_SUBJECTS = 10_000;
@@ -36,6 +50,9 @@ export const Header = {
   Xid: 'Pgwalstreams-Xid',
   Position: 'Pgwalstreams-Position',
   Transactional: 'Pgwalstreams-Transactional',
+  Slot: SLOT_HEADER,
+  ExpectedLastSeq: 'Nats-Expected-Last-Sequence',
+  ExpectedLastMsgId: 'Nats-Expected-Last-Msg-Id',
 } as const;
 
 /** Options of the sink. */
@@ -57,18 +74,49 @@ const LSN = utf8(`\r\n${Header.Lsn}: `);
 const XID = utf8(`\r\n${Header.Xid}: `);
 const NOT_TRANSACTIONAL = utf8(`\r\n${Header.Transactional}: false`);
 const POSITION = utf8(`\r\n${Header.Position}: `);
+const EXPECTED_LAST_SEQ = utf8(`\r\n${Header.ExpectedLastSeq}: `);
+const EXPECTED_LAST_MSG_ID = utf8(`\r\n${Header.ExpectedLastMsgId}: `);
 const END = utf8('\r\n\r\n');
-/** The fixed parts of a header section, the id (36 bytes) and two numbers (16 bytes each), at most. */
+/** The fixed parts of a header section, two ids (36 bytes each) and two numbers (16 bytes each), at most. */
 const HEADER_BYTES =
-  MSG_ID.length + 36 + LSN.length + NOT_TRANSACTIONAL.length + POSITION.length + END.length + 32;
+  MSG_ID.length +
+  LSN.length +
+  NOT_TRANSACTIONAL.length +
+  POSITION.length +
+  Math.max(EXPECTED_LAST_SEQ.length + 16, EXPECTED_LAST_MSG_ID.length + 36) +
+  END.length +
+  36 +
+  32;
+
+/**
+ * What the stream must end with for an event to be stored: the event published before it to the
+ * same stream (`lastId`, `lastIdNumber`), or, for the first event of a session, sequence `lastSeq`.
+ */
+export interface Expectation {
+  lastSeq: number;
+  lastId: TransactionIdPrefix | null;
+  lastIdNumber: number;
+}
+
+/** `\r\nPgwalstreams-Slot: <slot>`, the part of every header section that names the source. */
+export function slotHeaderLine(slot: string): Buffer {
+  return utf8(`\r\n${Header.Slot}: ${slot}`);
+}
 
 /**
  * Writes the header section of an event into `out` (from its start) and returns it:
- * `Nats-Msg-Id`, then the transaction metadata. ASCII only (ids, LSNs and numbers).
+ * `Nats-Msg-Id`, the transaction metadata, the slot line (`slotHeaderLine`) and what the stream
+ * must end with: `Nats-Expected-Last-Msg-Id`, or `Nats-Expected-Last-Sequence` when no event was
+ * published to the stream before (`Expectation`). ASCII only (ids, LSNs, numbers and a slot name).
  */
-export function writeHeaderBlock(out: JsonBytes, meta: EventMeta): Buffer {
+export function writeHeaderBlock(
+  out: JsonBytes,
+  meta: EventMeta,
+  slotLine: Buffer,
+  expect: Expectation,
+): Buffer {
   out.reset();
-  out.ensure(HEADER_BYTES + meta.lsn.length);
+  out.ensure(HEADER_BYTES + meta.lsn.length + slotLine.length);
   const buf = out.buf;
   let p = putBytes(buf, 0, MSG_ID);
   p = writeEventId(meta.idPrefix, meta.idNumber, buf, p);
@@ -83,6 +131,14 @@ export function writeHeaderBlock(out: JsonBytes, meta: EventMeta): Buffer {
   if (meta.position !== null) {
     p = putBytes(buf, p, POSITION);
     p = putDecimal(buf, p, meta.position);
+  }
+  p = putBytes(buf, p, slotLine);
+  if (expect.lastId === null) {
+    p = putBytes(buf, p, EXPECTED_LAST_SEQ);
+    p = putDecimal(buf, p, expect.lastSeq);
+  } else {
+    p = putBytes(buf, p, EXPECTED_LAST_MSG_ID);
+    p = writeEventId(expect.lastId, expect.lastIdNumber, buf, p);
   }
   out.pos = putBytes(buf, p, END);
   return out.view();
@@ -130,27 +186,70 @@ export function replySeq(msg: Msg, from: number): number {
   return n;
 }
 
+/** The order chain of one stream during a session: what its next event must follow. */
+interface StreamState extends Expectation {
+  readonly name: string;
+  /** Set for a stream another publisher writes to: publishing to it fails with this. */
+  readonly foreign: StreamShareError | undefined;
+  /** Events up to this id are stored already (from an earlier session) and not sent; null once passed. */
+  skipThrough: string | null;
+  skipped: number;
+}
+
+/** Where events on one subject go: the subject's bytes and the stream that captures it. */
+interface Target {
+  bytes: Buffer;
+  stream: StreamState | undefined;
+}
+
+/** What a sink knows of the streams when its session starts (`stream-tail.ts`). */
+export interface SinkStart {
+  topicPrefix: string;
+  tails: readonly StreamTail[];
+  /** The `Pgwalstreams-Slot` line of every header section (`slotHeaderLine`). */
+  slotLine: Buffer;
+  /** Skip events already stored (false when the slot was just created: nothing can be replayed). */
+  skipStored: boolean;
+}
+
 /** A JetStream publisher for one replication session. */
 export class JetStreamSink implements Sink {
   private readonly inbox: string;
   private readonly inboxBytes: Buffer;
-  private readonly subjects = new Map<string, Buffer>();
+  private readonly targets = new Map<string, Target>();
+  private readonly streams: { subjects: readonly string[]; state: StreamState }[];
   /** Each event's header section is written here, then copied into its frame. */
   private readonly headers = new JsonBytes(256);
   private readonly batch: HpubBatch;
   private readonly subscription: Subscription;
+  private readonly unwatch: () => void;
   private readonly pending: InFlight;
   private readonly timer: NodeJS.Timeout;
   private failed = false;
 
   constructor(
     private readonly nc: NatsConnection,
+    link: NatsLink,
     internals: NatsInternals,
     private readonly listener: SinkListener,
     private readonly options: SinkOptions,
+    private readonly start: SinkStart,
+    private readonly log: Logger,
   ) {
     this.batch = new HpubBatch(internals.send);
     this.pending = new InFlight(options.window);
+    this.streams = start.tails.map((t) => ({
+      subjects: t.subjects,
+      state: {
+        name: t.name,
+        foreign: t.foreign,
+        lastSeq: t.lastSeq,
+        lastId: null,
+        lastIdNumber: 0,
+        skipThrough: start.skipStored ? (t.last?.id ?? null) : null,
+        skipped: 0,
+      },
+    }));
     // Short, because every publish carries it and every PubAck comes back on it: `_pgw.` and 72
     // random bits, unique to this session.
     this.inbox = `_pgw.${randomBytes(9).toString('base64url')}.`;
@@ -167,6 +266,7 @@ export class JetStreamSink implements Sink {
             )
           : this.reply(msg),
     });
+    this.unwatch = link.watch((s) => this.onStatus(s));
     this.timer = setInterval(
       () => this.checkTimeouts(),
       Math.max(50, Math.min(1000, options.ackTimeoutMs / 4)),
@@ -177,7 +277,10 @@ export class JetStreamSink implements Sink {
   /**
    * Publishes to JetStream. `seq` numbers the event; `meta` gives its `Nats-Msg-Id` (the event id)
    * and the `Pgwalstreams-Lsn`, `-Xid` and `-Position` headers (`Pgwalstreams-Transactional: false`
-   * on a message outside a transaction).
+   * on a message outside a transaction), and names what the stream must end with for it to be
+   * stored (`Expectation`): after a lost or refused event, every later one of the session is
+   * refused too, so none is stored ahead of a missing one. An event the stream already holds from
+   * an earlier session is not sent: the listener hears `stored` for it at once.
    */
   publish(seq: EventSeq, subject: string, payload: Uint8Array, meta: EventMeta): void {
     if (this.failed) return;
@@ -185,9 +288,23 @@ export class JetStreamSink implements Sink {
       this.fail(new PublishError(`publish to ${subject} failed: the NATS connection is closed`, { subject }));
       return;
     }
+    const target = this.target(subject);
+    const stream = target.stream;
+    if (!stream) {
+      this.fail(
+        new PublishError(
+          `no JetStream stream captures subject ${subject}: create a stream whose subjects include it ` +
+            `(for example "${subject.split('.')[0]}.>"), or set nats.stream in the configuration to create one`,
+          { subject },
+        ),
+      );
+      return;
+    }
+    if (stream.foreign) return this.fail(stream.foreign);
+    if (stream.skipThrough !== null && this.alreadyStored(stream, seq, meta)) return;
     const max = this.nc.info?.max_payload ?? Infinity;
-    const headers = writeHeaderBlock(this.headers, meta);
-    const size = this.batch.add(this.subjectBytes(subject), this.inboxBytes, seq, headers, payload, max);
+    const headers = writeHeaderBlock(this.headers, meta, this.start.slotLine, stream);
+    const size = this.batch.add(target.bytes, this.inboxBytes, seq, headers, payload, max);
     if (size > max) {
       this.fail(
         new PublishError(
@@ -198,24 +315,80 @@ export class JetStreamSink implements Sink {
       );
       return;
     }
+    stream.lastId = meta.idPrefix;
+    stream.lastIdNumber = meta.idNumber;
     this.pending.add(seq, subject, Date.now());
   }
 
-  /** A subject's bytes, encoded once (the cache is emptied if many subjects come and go). */
-  private subjectBytes(subject: string): Buffer {
-    let bytes = this.subjects.get(subject);
-    if (!bytes) {
-      if (this.subjects.size >= MAX_CACHED_SUBJECTS) this.subjects.clear();
-      bytes = utf8(subject);
-      this.subjects.set(subject, bytes);
+  /**
+   * True (and the listener told) when the stream holds the event already. Events reach a stream in
+   * id order, so the first one after the stored tail ends the skipping for good.
+   */
+  private alreadyStored(stream: StreamState, seq: EventSeq, meta: EventMeta): boolean {
+    if (eventId(meta.idPrefix, meta.idNumber) <= stream.skipThrough!) {
+      stream.skipped++;
+      this.listener.stored(seq);
+      return true;
     }
-    return bytes;
+    this.log.info(
+      { stream: stream.name, skipped: stream.skipped, after: stream.skipThrough },
+      'resuming after the last event stored: replayed events already in the stream were not sent again',
+    );
+    stream.skipThrough = null;
+    return false;
+  }
+
+  /** A subject's bytes and stream, found once (the cache is emptied if many subjects come and go). */
+  private target(subject: string): Target {
+    let target = this.targets.get(subject);
+    if (!target) {
+      if (this.targets.size >= MAX_CACHED_SUBJECTS) this.targets.clear();
+      target = {
+        bytes: utf8(subject),
+        stream: this.streams.find((s) => s.subjects.some((p) => subjectMatches(p, subject)))?.state,
+      };
+      this.targets.set(subject, target);
+    }
+    return target;
+  }
+
+  oldestUnackedMs(now: number): number {
+    const oldest = this.pending.oldest();
+    return oldest ? now - oldest.sentAt : 0;
   }
 
   /** Stops listening for PubAcks. Unacknowledged events stay unacknowledged. */
   close(): void {
     clearInterval(this.timer);
     this.subscription.unsubscribe();
+    this.unwatch();
+  }
+
+  /**
+   * The first sign that an event may be lost ends the session: a lost connection (nats.js drops
+   * what it had queued when it reconnects) or a publish the server refused for permissions.
+   */
+  private onStatus(s: Status): void {
+    if (s.type === 'disconnect') {
+      this.fail(
+        new PublishError(
+          `the NATS connection to ${s.server} was lost with ${this.pending.size} events unacknowledged: ` +
+            'the session ends and resumes from the slot once it is back',
+        ),
+      );
+    } else if (
+      s.type === 'error' &&
+      s.error instanceof PermissionViolationError &&
+      s.error.operation === 'publish'
+    ) {
+      this.fail(
+        new PublishError(
+          `the NATS user may not publish to ${s.error.subject} (nats-server: ${s.error.message}): ` +
+            `grant it publish permission on "${this.start.topicPrefix}.>" and subscribe permission on "_pgw.>"`,
+          { subject: s.error.subject },
+        ),
+      );
+    }
   }
 
   private reply(msg: Msg): void {
@@ -228,8 +401,8 @@ export class JetStreamSink implements Sink {
       this.fail(
         code === 503
           ? new PublishError(
-              `no JetStream stream captures subject ${subject}: create a stream whose subjects include it ` +
-                `(for example "${subject.split('.')[0]}.>"), or set nats.stream in the configuration to create one`,
+              `no JetStream server answered for subject ${subject} (stream ${this.target(subject).stream?.name}): ` +
+                'in a JetStream cluster the stream has no leader right now; otherwise the stream was deleted',
               { subject },
             )
           : new PublishError(`publish to ${subject} failed: ${code} ${msg.headers.description}`, {
@@ -252,14 +425,7 @@ export class JetStreamSink implements Sink {
         return;
       }
       if (parsed.error || typeof parsed.seq !== 'number') {
-        const e = parsed.error;
-        this.fail(
-          new PublishError(
-            `jetstream did not store an event on ${subject}: ${e?.description ?? 'no sequence in PubAck'}` +
-              (e?.err_code ? ` (err_code ${e.err_code})` : ''),
-            { subject },
-          ),
-        );
+        this.fail(refusal(subject, this.target(subject).stream?.name, parsed.error));
         return;
       }
     }
@@ -283,30 +449,86 @@ export class JetStreamSink implements Sink {
     }
   }
 
-  private fail(err: PublishError): void {
+  private fail(err: PublishError | StreamShareError): void {
     if (this.failed) return;
     this.failed = true;
     this.listener.failed(err);
   }
 }
 
+/** JetStream's error codes for a publish whose stream does not end as its `Nats-Expected-Last-…` says. */
+const WRONG_LAST_MSG_ID = 10070;
+const WRONG_LAST_SEQUENCE = 10071;
+
+/** The error for a PubAck that refuses an event. */
+function refusal(subject: string, stream: string | undefined, e: PubAckBody['error']): PublishError {
+  if (e?.err_code === WRONG_LAST_SEQUENCE || e?.err_code === WRONG_LAST_MSG_ID) {
+    return new PublishError(
+      `stream ${stream} refused an event on ${subject} because the stream does not end with the event ` +
+        `published before it (${e.description}): an earlier event was not stored (or another publisher ` +
+        'wrote to the stream), and no event is stored ahead of a missing one: the session ends and ' +
+        'resumes from the slot',
+      { subject },
+    );
+  }
+  return new PublishError(
+    `jetstream did not store an event on ${subject}: ${e?.description ?? 'no sequence in PubAck'}` +
+      (e?.err_code ? ` (err_code ${e.err_code})` : ''),
+    { subject },
+  );
+}
+
 /**
- * Opens a `JetStreamSink` for each session over one NATS connection, creating the configured
- * stream first when it is missing.
+ * Opens a `JetStreamSink` for each session over one NATS connection: waits for the connection,
+ * creates the configured stream when it is missing, and reads what the streams that capture the
+ * session's subjects already hold (`stream-tail.ts`).
  */
 export class JetStreamSinkFactory implements SinkFactory {
   constructor(
     private readonly nc: NatsConnection,
+    private readonly link: NatsLink,
     private readonly internals: NatsInternals,
     private readonly settings: JetStreamSettings,
     private readonly log: Logger,
   ) {}
 
-  async open(listener: SinkListener): Promise<Sink> {
-    const { stream } = this.settings;
+  async open(listener: SinkListener, scope: SinkScope): Promise<Sink> {
+    const { ackTimeoutMs, stream } = this.settings;
+    if (!(await this.link.waitUp(ackTimeoutMs))) {
+      throw new PublishError(`the NATS connection is down (waited ${ackTimeoutMs} ms for it)`);
+    }
     if (stream && (await ensureStream(this.nc, stream))) {
       this.log.info({ stream: stream.name }, 'jetstream stream created');
     }
-    return new JetStreamSink(this.nc, this.internals, listener, this.settings);
+    const tails = await readStreamTails(this.nc, scope.topicPrefix, scope.source, {
+      timeoutMs: ackTimeoutMs,
+    });
+    for (const t of tails) {
+      this.log.info(
+        { stream: t.name, lastSeq: t.lastSeq, lastEvent: t.last?.id ?? null },
+        'jetstream stream captures this source: publishing after its last sequence',
+      );
+      if (t.lastGone && scope.replay) {
+        this.log.warn(
+          { stream: t.name, lastSeq: t.lastSeq },
+          "the stream's last message is gone (removed by its limits or a purge): which replayed events it " +
+            'holds cannot be told, so they are sent again and only its duplicate window drops them',
+        );
+      }
+    }
+    return new JetStreamSink(
+      this.nc,
+      this.link,
+      this.internals,
+      listener,
+      this.settings,
+      {
+        topicPrefix: scope.topicPrefix,
+        tails,
+        slotLine: slotHeaderLine(scope.source.slot),
+        skipStored: scope.replay,
+      },
+      this.log,
+    );
   }
 }

@@ -2,7 +2,12 @@
  * The first connection to NATS, with errors that say what to check: refused credentials and an
  * untrusted certificate stop the start; an unreachable server is waited for.
  */
-import { connect, type NatsConnection, type NodeConnectionOptions } from '@nats-io/transport-node';
+import {
+  connect,
+  type NatsConnection,
+  type NodeConnectionOptions,
+  type Status,
+} from '@nats-io/transport-node';
 import { isCertificateError, NatsConnectError } from '../errors.js';
 
 /** The NATS server addresses, as `nats.address` gives them. */
@@ -70,4 +75,95 @@ export async function openNatsConnection(
   return connect({ ...options, waitOnFirstConnect: true }).catch((cause: unknown) => {
     throw natsConnectError(nats, cause);
   });
+}
+
+const PING_MS = 1000;
+
+/** What the link reports: each disconnect and reconnect, with the server. */
+export interface NatsLinkListener {
+  changed(up: boolean, server: string): void;
+}
+
+/**
+ * Whether the NATS connection is up right now, kept from its status events, and a way to wait until
+ * it is; the one reader of the connection's status events, which it hands on to whoever `watch`es.
+ * Sessions start only on a live connection: nats.js drops what it queued while disconnected when
+ * it reconnects, so nothing is published meanwhile.
+ */
+export class NatsLink {
+  private connected = true;
+  private waiters: (() => void)[] = [];
+  private readonly watchers = new Set<(s: Status) => void>();
+  private answeredAt = Date.now();
+  private pinging = false;
+  private readonly pinger: NodeJS.Timeout;
+
+  constructor(
+    private readonly nc: NatsConnection,
+    listener: NatsLinkListener,
+  ) {
+    // A ping a second tells a server that holds the connection open but does not answer (paused,
+    // overloaded) from one that works: readiness looks at `silentMs`.
+    this.pinger = setInterval(() => this.ping(), PING_MS).unref();
+    void (async () => {
+      for await (const s of nc.status()) {
+        for (const watch of this.watchers) watch(s);
+        if (s.type !== 'disconnect' && s.type !== 'reconnect') continue;
+        this.connected = s.type === 'reconnect';
+        this.answeredAt = Date.now();
+        listener.changed(this.connected, s.server);
+        if (this.connected) for (const wake of this.waiters.splice(0)) wake();
+      }
+    })();
+  }
+
+  get up(): boolean {
+    return this.connected;
+  }
+
+  /** How long since the server last answered a ping (or the link came up), in ms. */
+  silentMs(now = Date.now()): number {
+    return this.connected ? now - this.answeredAt : 0;
+  }
+
+  private ping(): void {
+    if (this.pinging || !this.connected || this.nc.isClosed()) return;
+    this.pinging = true;
+    this.nc.flush().then(
+      () => {
+        this.answeredAt = Date.now();
+        this.pinging = false;
+      },
+      () => {
+        this.pinging = false;
+      },
+    );
+  }
+
+  /** Stops the pings. */
+  close(): void {
+    clearInterval(this.pinger);
+  }
+
+  /** Calls `watcher` with every status event from now on, until the returned function is called. */
+  watch(watcher: (s: Status) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  }
+
+  /** Resolves true once the connection is up, or false after `timeoutMs`. */
+  async waitUp(timeoutMs: number): Promise<boolean> {
+    if (this.connected) return true;
+    return new Promise<boolean>((resolve) => {
+      const wake = () => {
+        clearTimeout(timer);
+        resolve(true);
+      };
+      const timer = setTimeout(() => {
+        this.waiters = this.waiters.filter((w) => w !== wake);
+        resolve(false);
+      }, timeoutMs).unref();
+      this.waiters.push(wake);
+    });
+  }
 }

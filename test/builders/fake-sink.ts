@@ -6,7 +6,7 @@
 import type { EventSeq } from '../../src/checkpoint/checkpointer.js';
 import type { PublishError } from '../../src/errors.js';
 import type { EventMeta } from '../../src/event/change-event.js';
-import type { Sink, SinkFactory, SinkListener } from '../../src/sink/sink.js';
+import type { Sink, SinkFactory, SinkListener, SinkScope } from '../../src/sink/sink.js';
 
 /** An event as the sink received it. */
 export interface Published {
@@ -23,8 +23,16 @@ export class RecordingSink implements Sink {
 
   constructor(private readonly listener: SinkListener) {}
 
+  private readonly sentAt = new Map<number, number>();
+
   publish(seq: EventSeq, subject: string, payload: Uint8Array, meta: EventMeta): void {
     this.published.push({ seq, subject, body: Buffer.from(payload).toString('utf8'), meta });
+    this.sentAt.set(seq, Date.now());
+  }
+
+  oldestUnackedMs(now: number): number {
+    const first = this.sentAt.values().next();
+    return first.done ? 0 : now - first.value;
   }
 
   close(): void {
@@ -33,7 +41,18 @@ export class RecordingSink implements Sink {
 
   /** Acknowledges the events with these numbers, in this order. */
   ack(...seqs: number[]): void {
-    for (const seq of seqs) this.listener.acked(seq as EventSeq, 1);
+    for (const seq of seqs) {
+      this.sentAt.delete(seq);
+      this.listener.acked(seq as EventSeq, 1);
+    }
+  }
+
+  /** Says the destination held these events already (a sink does so instead of sending them). */
+  stored(...seqs: number[]): void {
+    for (const seq of seqs) {
+      this.sentAt.delete(seq);
+      this.listener.stored(seq as EventSeq);
+    }
   }
 
   /** Acknowledges every event published so far, in publish order. */
@@ -54,8 +73,12 @@ export class RecordingSinks implements SinkFactory {
 
   constructor(private readonly refuse?: Error) {}
 
-  open(listener: SinkListener): Promise<Sink> {
+  /** What the last `open` was given. */
+  scope: SinkScope | null = null;
+
+  open(listener: SinkListener, scope: SinkScope): Promise<Sink> {
     this.opened++;
+    this.scope = scope;
     if (this.refuse) return Promise.reject(this.refuse);
     this.sink = new RecordingSink(listener);
     return Promise.resolve(this.sink);

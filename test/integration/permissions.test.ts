@@ -1,7 +1,8 @@
 /**
- * A NATS user with only the permissions the README names: publish on `<topicPrefix>.>`, subscribe
- * on `_pgw.>` (the PubAck inbox). Without the subscribe permission no PubAck can arrive: nothing is
- * confirmed, and the service says which permission is missing.
+ * A NATS user with only the permissions the README names: publish on `<topicPrefix>.>` and on the
+ * three JetStream API subjects a session reads its streams with, subscribe on `_pgw.>` (the PubAck
+ * inbox and the replies to those reads). Without one of them nothing is confirmed, and the service
+ * says which permission is missing.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
@@ -24,15 +25,19 @@ const PREFIX = 'perm';
 const ADMIN = { user: 'admin', pass: 'admin-Pa55' };
 const RESTRICTED = { user: 'pgw', password: 'pgw-Pa55' };
 const NO_INBOX = { user: 'noinbox', password: 'noinbox-Pa55' };
+const NO_PUBLISH = { user: 'nopub', password: 'nopub-Pa55' };
+const LOOKUPS = '"$JS.API.STREAM.NAMES", "$JS.API.STREAM.INFO.*", "$JS.API.STREAM.MSG.GET.*"';
 
 const NATS_CONFIG = `
 authorization {
   users: [
     { user: ${ADMIN.user}, password: "${ADMIN.pass}" }
     { user: ${RESTRICTED.user}, password: "${RESTRICTED.password}",
-      permissions: { publish: ["${PREFIX}.>"], subscribe: ["_pgw.>"] } }
+      permissions: { publish: ["${PREFIX}.>", ${LOOKUPS}], subscribe: ["_pgw.>"] } }
     { user: ${NO_INBOX.user}, password: "${NO_INBOX.password}",
-      permissions: { publish: ["${PREFIX}.>"], subscribe: ["_INBOX.>"] } }
+      permissions: { publish: ["${PREFIX}.>", ${LOOKUPS}], subscribe: ["_INBOX.>"] } }
+    { user: ${NO_PUBLISH.user}, password: "${NO_PUBLISH.password}",
+      permissions: { publish: ["${PREFIX}.public.other.>", ${LOOKUPS}], subscribe: ["_pgw.>"] } }
   ]
 }
 `;
@@ -65,7 +70,7 @@ describe('NATS permissions', () => {
     return parseLsn(row!.lsn);
   }
 
-  test('publish on the prefix and subscribe on _pgw.> are enough: events stored and confirmed', async () => {
+  test('publish on the prefix and the stream reads, subscribe on _pgw.>: enough, events stored and confirmed', async () => {
     // GIVEN the service connected as a user allowed only those two subjects
     const n = await names('perm_ok');
     const service = await startService(serviceConfig(s, n, { nats: RESTRICTED }));
@@ -93,7 +98,7 @@ describe('NATS permissions', () => {
     const n = await names('perm_no_inbox');
     const service = ServiceProcess.start(serviceConfig(s, n, { nats: NO_INBOX }));
     try {
-      await service.waitForLog('replication started');
+      await service.waitForLog('replication slot created');
       const [row] = await s.pg.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
       const before = parseLsn(row!.lsn);
       const failures = () => service.logs.filter((l) => l.msg === 'replication session failed, retrying');
@@ -108,6 +113,30 @@ describe('NATS permissions', () => {
       assert.match(JSON.stringify(failures().at(-1)), /permission to subscribe to _pgw\.>/);
       // AND the slot was never confirmed past where the transaction starts
       assert.ok((await confirmedFlush(s, n.slot)) <= before, 'the slot moved past an unacknowledged commit');
+    } finally {
+      await service.dispose();
+    }
+  });
+
+  test("without publish permission on a table's subject: the error names the subject and what to grant", async () => {
+    // GIVEN the service connected as a user who may publish only on another table's subjects
+    const n = await names('perm_no_pub');
+    const service = await startService(serviceConfig(s, n, { nats: NO_PUBLISH }));
+    try {
+      const before = await confirmedFlush(s, n.slot);
+      // WHEN a transaction commits
+      await insertThree('perm_no_pub');
+      // THEN the session ends with the server's refusal in words: the subject and the grant needed
+      const failed = await service.waitForLog('replication session failed, retrying', 20_000);
+      assert.match(
+        (failed['err'] as { message: string }).message,
+        new RegExp(
+          `^the NATS user may not publish to ${PREFIX}\\.public\\.perm_no_pub\\.insert \\(nats-server: .*Permissions Violation for Publish.*\\): ` +
+            `grant it publish permission on "${PREFIX}\\.>"`,
+        ),
+      );
+      // AND nothing is confirmed past the commit
+      assert.equal(await confirmedFlush(s, n.slot), before);
     } finally {
       await service.dispose();
     }

@@ -5,7 +5,7 @@ import { eventId, transactionIdPrefix } from '../../src/event/event-id.js';
 import { JsonBytes } from '../../src/event/json-bytes.js';
 import { COMMIT_MARKER, NON_TRANSACTIONAL } from '../../src/event/transaction.js';
 import { HpubBatch } from '../../src/sink/hpub-batch.js';
-import { writeHeaderBlock } from '../../src/sink/jetstream-sink.js';
+import { slotHeaderLine, writeHeaderBlock } from '../../src/sink/jetstream-sink.js';
 
 interface Frame {
   subject: string;
@@ -161,25 +161,48 @@ describe('HpubBatch', () => {
 });
 
 describe('event header section', () => {
-  test('Nats-Msg-Id, then the transaction metadata, or Transactional: false outside a transaction', () => {
+  test('Nats-Msg-Id, the transaction metadata (or Transactional: false), the slot, what the stream must end with', () => {
     const out = new JsonBytes(8);
     const idPrefix = transactionIdPrefix(0x2abcdef, 0x16b3748n);
     const id = (n: number) => eventId(idPrefix, n);
-    const block = (meta: Omit<EventMeta, 'idPrefix'>) =>
-      writeHeaderBlock(out, { idPrefix, ...meta }).toString('latin1');
+    const slot = slotHeaderLine('pgwalstreams_slot');
+    const earlier = transactionIdPrefix(0x2abcdef, 0x16b0000n);
+    const block = (meta: Omit<EventMeta, 'idPrefix'>, expected: number) =>
+      writeHeaderBlock(out, { idPrefix, ...meta }, slot, {
+        lastSeq: expected,
+        lastId: null,
+        lastIdNumber: 0,
+      }).toString('latin1');
+    const tail = (expected: number) =>
+      `Pgwalstreams-Slot: pgwalstreams_slot\r\nNats-Expected-Last-Sequence: ${expected}\r\n\r\n`;
     assert.equal(
-      block({ idNumber: 1234567, lsn: '0/16B3748', xid: 4294967295, position: 1234567 }),
+      block({ idNumber: 1234567, lsn: '0/16B3748', xid: 4294967295, position: 1234567 }, 0),
       `NATS/1.0\r\nNats-Msg-Id: ${id(1234567)}\r\nPgwalstreams-Lsn: 0/16B3748\r\nPgwalstreams-Xid: 4294967295\r\n` +
-        'Pgwalstreams-Position: 1234567\r\n\r\n',
+        'Pgwalstreams-Position: 1234567\r\n' +
+        tail(0),
     );
     assert.equal(
-      block({ idNumber: NON_TRANSACTIONAL, lsn: 'FFFFFFFF/FFFFFFFF', xid: null, position: null }),
+      block(
+        { idNumber: NON_TRANSACTIONAL, lsn: 'FFFFFFFF/FFFFFFFF', xid: null, position: null },
+        2 ** 53 - 1,
+      ),
       `NATS/1.0\r\nNats-Msg-Id: ${id(NON_TRANSACTIONAL)}\r\nPgwalstreams-Lsn: FFFFFFFF/FFFFFFFF\r\n` +
-        'Pgwalstreams-Transactional: false\r\n\r\n',
+        'Pgwalstreams-Transactional: false\r\n' +
+        tail(2 ** 53 - 1),
     );
     assert.equal(
-      block({ idNumber: COMMIT_MARKER, lsn: '0/1', xid: 0, position: null }),
-      `NATS/1.0\r\nNats-Msg-Id: ${id(COMMIT_MARKER)}\r\nPgwalstreams-Lsn: 0/1\r\nPgwalstreams-Xid: 0\r\n\r\n`,
+      block({ idNumber: COMMIT_MARKER, lsn: '0/1', xid: 0, position: null }, 42),
+      `NATS/1.0\r\nNats-Msg-Id: ${id(COMMIT_MARKER)}\r\nPgwalstreams-Lsn: 0/1\r\nPgwalstreams-Xid: 0\r\n` +
+        tail(42),
+    );
+    // after a first event, each names the one published before it to the same stream
+    const meta = { idPrefix, idNumber: 3, lsn: '0/16B3748', xid: 7, position: 3 };
+    const expect = { lastSeq: 42, lastId: earlier, lastIdNumber: COMMIT_MARKER };
+    assert.equal(
+      writeHeaderBlock(out, meta, slot, expect).toString('latin1'),
+      `NATS/1.0\r\nNats-Msg-Id: ${id(3)}\r\nPgwalstreams-Lsn: 0/16B3748\r\nPgwalstreams-Xid: 7\r\n` +
+        'Pgwalstreams-Position: 3\r\nPgwalstreams-Slot: pgwalstreams_slot\r\n' +
+        `Nats-Expected-Last-Msg-Id: ${eventId(earlier, COMMIT_MARKER)}\r\n\r\n`,
     );
   });
 });

@@ -224,6 +224,40 @@ describe('a session', () => {
     assert.equal(stopped?.['flushedLsn'], '0/1028');
   });
 
+  test('events the sink says are stored already settle as acks: the replayed commit is confirmed', async () => {
+    // GIVEN a session on a slot that existed before it (a replay is possible)
+    const t = setUp();
+    const { sink, done } = await t.start();
+    assert.deepEqual(t.sinks.scope, {
+      topicPrefix: 'db',
+      source: { namespace: systemNamespace(t.source.systemId), slot: 'slot' },
+      replay: true,
+    });
+    // WHEN the sink held the first transaction's events already and acknowledges the rest
+    t.source.send(USERS, ...transaction(0x1000n, [1, 2]), ...transaction(0x2000n, [3]));
+    sink.stored(1, 2);
+    assert.equal(t.source.askStatus(), endOf(0x1000n));
+    sink.ack(3);
+    // THEN every commit is confirmed, and the stored ones are counted apart from the acks
+    assert.equal(t.source.askStatus(), endOf(0x2000n));
+    assert.match(await t.metrics.registry.metrics(), /^pgwalstreams_events_already_stored_total 2$/m);
+    t.stop();
+    await done;
+  });
+
+  test('the oldest unacknowledged event is reported by its wait, until its ack', async () => {
+    const t = setUp();
+    const { sink, done } = await t.start();
+    assert.equal(t.session.oldestUnackedMs(), 0);
+    t.source.send(USERS, ...transaction(0x1000n, [1]));
+    const later = Date.now() + 5000;
+    assert.ok(t.session.oldestUnackedMs(later) >= 5000, 'the event waits');
+    sink.ack(1);
+    assert.equal(t.session.oldestUnackedMs(later), 0);
+    t.stop();
+    await done;
+  });
+
   test('a stalled sink: reading stops when the window is full and resumes when half of it is acknowledged', async () => {
     const t = setUp({ settings: { maxInFlight: 4 } });
     const { sink, done } = await t.start();
