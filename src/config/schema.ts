@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { ACTION_NAMES } from '../event/action.js';
 import { isValidSubjectPrefix } from '../route/subject.js';
+import { quote } from './tree.js';
 
 /** The log levels pino accepts. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -56,7 +57,7 @@ function byteSize() {
     if (!Number.isFinite(bytes) || bytes <= 0) {
       ctx.addIssue({
         code: 'custom',
-        message: `${JSON.stringify(value)} is not a size: ${SIZE_MESSAGE}`,
+        message: `${quote(value)} is not a size: ${SIZE_MESSAGE}`,
       });
       return z.NEVER;
     }
@@ -79,7 +80,7 @@ function duration(options: { allowZero?: boolean } = {}) {
         code: 'custom',
         message:
           typeof value === 'string'
-            ? `${JSON.stringify(value)} is not a duration: write it like 500ms, 10s, 2m, 1h or 1m30s`
+            ? `${quote(value)} is not a duration: write it like 500ms, 10s, 2m, 1h or 1m30s`
             : `expected a duration: ${DURATION_MESSAGE}`,
       });
       return z.NEVER;
@@ -88,7 +89,7 @@ function duration(options: { allowZero?: boolean } = {}) {
     if (!zeroAllowed && (ms <= 0 || ms > MAX_TIMER_MS)) {
       ctx.addIssue({
         code: 'custom',
-        message: `${JSON.stringify(value)} is out of range: use a duration from 1ms to 24d (${MAX_TIMER_MS}ms)`,
+        message: `${quote(value)} is out of range: use a duration from 1ms to 24d (${MAX_TIMER_MS}ms)`,
       });
       return z.NEVER;
     }
@@ -146,7 +147,7 @@ const action = z
   .transform((s) => s.toLowerCase())
   .pipe(
     z.enum(ACTION_NAMES, {
-      error: (iss) => `${JSON.stringify(iss.input)} is not an action: use insert, update, delete or truncate`,
+      error: (iss) => `${quote(iss.input)} is not an action: use insert, update, delete or truncate`,
     }),
   );
 
@@ -156,7 +157,7 @@ const filterSchema = z.strictObject({
     .record(
       checkedString(
         isValidTableKey,
-        (k) => `${JSON.stringify(k)} is not a table: write "table" or "schema.table" (no wildcards)`,
+        (k) => `${quote(k)} is not a table: write "table" or "schema.table" (no wildcards)`,
       ),
       z
         .array(action)
@@ -182,9 +183,9 @@ export type SslMode = (typeof SSL_MODES)[number];
 const sslMode = z.enum(SSL_MODES, {
   error: (iss) =>
     iss.input === 'allow' || iss.input === 'prefer'
-      ? `${JSON.stringify(iss.input)} may fall back to no encryption, which pgwalstreams does not do: ` +
+      ? `${quote(iss.input)} may fall back to no encryption, which pgwalstreams does not do: ` +
         'use disable, require, verify-ca or verify-full'
-      : `${JSON.stringify(iss.input)} is not one of disable, require, verify-ca, verify-full: pick one of them`,
+      : `${quote(iss.input)} is not one of disable, require, verify-ca, verify-full: pick one of them`,
 });
 
 /** A path to a file that is read at start; the loader reports a file it cannot read under this key. */
@@ -282,7 +283,7 @@ const streamSchema = z.strictObject({
   name: checkedString(
     (s) => /^[\x21-\x7e]+$/.test(s) && !/[.*>/\\]/.test(s),
     (s) =>
-      `${JSON.stringify(s)} is not a valid stream name: use letters, digits, "-" or "_" ` +
+      `${quote(s)} is not a valid stream name: use letters, digits, "-" or "_" ` +
       '(no spaces, ".", "*", ">", "/" or "\\")',
   ),
   /** Defaults to `<topicPrefix>.>`. */
@@ -291,7 +292,7 @@ const streamSchema = z.strictObject({
       checkedString(
         isValidSubjectFilter,
         (s) =>
-          `${JSON.stringify(s)} is not a valid subject: use dot-separated tokens without spaces; ` +
+          `${quote(s)} is not a valid subject: use dot-separated tokens without spaces; ` +
           '"*" and ">" only as whole tokens, ">" only last',
       ),
     )
@@ -347,7 +348,7 @@ const natsSchema = z
             ctx.addIssue({
               code: 'custom',
               message:
-                `${JSON.stringify(url)} is not a NATS server address: ` +
+                `${quote(url)} is not a NATS server address: ` +
                 'use nats://host:port or tls://host:port, several separated by ","',
             });
           }
@@ -357,9 +358,7 @@ const natsSchema = z
       .prefault('nats://127.0.0.1:4222'),
     topicPrefix: checkedString(
       isValidSubjectPrefix,
-      (s) =>
-        `${JSON.stringify(s)} is not a valid subject prefix: ` +
-        'use dot-separated tokens without spaces, "*" or ">"',
+      (s) => `${quote(s)} is not a valid subject prefix: use dot-separated tokens without spaces, "*" or ">"`,
     ).default('db'),
     /** Publishes not yet acknowledged by JetStream, at most. */
     maxInFlight: wholeNumber(1, 65536).default(4096),
@@ -433,12 +432,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       slotName: checkedString(
         (s) => /^[a-z0-9_]{1,63}$/.test(s),
-        (s) => `${JSON.stringify(s)} is not a valid slot name: use 1 to 63 lower-case letters, digits or "_"`,
+        (s) => `${quote(s)} is not a valid slot name: use 1 to 63 lower-case letters, digits or "_"`,
       ).default('pgwalstreams'),
       /** Created FOR ALL TABLES if absent. */
       publication: checkedString(
         (s) => s.length > 0 && Buffer.byteLength(s) <= 63 && !s.includes('\0'),
-        (s) => `${JSON.stringify(s)} is not a valid publication name: use 1 to 63 bytes`,
+        (s) => `${quote(s)} is not a valid publication name: use 1 to 63 bytes`,
       ).default('wal-listener'),
       /** Port of /healthz, /readyz and /metrics; 0 turns the server off. */
       serverPort: wholeNumber(0, 65535, ' (0 turns the server off)').default(8080),

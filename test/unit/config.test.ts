@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ENV_OVERRIDES } from '../../src/config/env.js';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
 import { describeStaticChanges, splitReloadable } from '../../src/config/reloadable.js';
@@ -597,6 +597,97 @@ describe('validation', () => {
   it('reports an alias without its anchor at its line', () => {
     const err = parseError('database:\n  name: app\n  user: *nobody\n');
     assert.equal(err.problems[0]?.path, 'test.yaml:3:9');
+  });
+});
+
+describe('long values', () => {
+  const MB = 1024 * 1024;
+
+  /** Asserts that `text` quotes `value` only by its start and its size. */
+  function assertCut(text: string, value: string): void {
+    assert.ok(text.length < 400, `a message of ${text.length} characters: ${text.slice(0, 400)}`);
+    assert.ok(
+      text.includes(`${JSON.stringify(value.slice(0, 64))}… (${Buffer.byteLength(value)} bytes)`),
+      text,
+    );
+  }
+
+  it('are quoted by their first 64 characters and their size in bytes', () => {
+    const value = 'a'.repeat(MB);
+    const err = parseError(`${MINIMAL}listener:\n  slotName: ${value}\n`);
+    const message = problemAt(err, 'listener.slotName');
+    assertCut(message, value);
+    assert.match(message, /"… \(1048576 bytes\) is not a valid slot name: use 1 to 63/);
+    assert.ok(err.message.length < 400, err.message.slice(0, 400));
+  });
+
+  it('count their size in UTF-8 bytes and never cut a character in two', () => {
+    const value = `${'a'.repeat(63)}😀${'é'.repeat(100)}`;
+    const message = problemAt(
+      parseError(`${MINIMAL}nats:\n  topicPrefix: "${value} x"\n`),
+      'nats.topicPrefix',
+    );
+    assert.ok(
+      message.startsWith(`"${'a'.repeat(63)}"… (${Buffer.byteLength(`${value} x`)} bytes) is not`),
+      message,
+    );
+  });
+
+  it('stay quoted whole up to 64 characters', () => {
+    const value = `${'a'.repeat(62)} b`;
+    assert.equal(
+      problemAt(parseError(`${MINIMAL}nats:\n  topicPrefix: "${value}"\n`), 'nats.topicPrefix'),
+      `"${value}" is not a valid subject prefix: use dot-separated tokens without spaces, "*" or ">"`,
+    );
+  });
+
+  it('are cut in every message that quotes a value, a key or a file name', () => {
+    const long = 'x'.repeat(10_000);
+    // Keys this long are written as explicit YAML keys (`? key`), which stringify does.
+    const text = stringifyYaml({
+      database: {
+        name: 'app',
+        user: 'postgres',
+        sslMode: long,
+        passwordFile: `/${long}`,
+        filter: { tables: { [`a.b.${long}`]: ['insert'], users: [long] } },
+      },
+      listener: { publication: 'é'.repeat(100), shutdownTimeout: long, retainedWalWarning: long },
+      nats: {
+        address: `${long} x`,
+        [long]: 1,
+        stream: { name: `${long}.`, subjects: [`${long} `] },
+      },
+      logger: { level: Array<string>(1000).fill('info'), format: long },
+    });
+    const err = parseError(text, {}, (path) => {
+      throw Object.assign(new Error(`cannot read ${path}`), { code: 'ENAMETOOLONG' });
+    });
+    assert.equal(err.problems.length, 13, err.message.slice(0, 3000));
+    for (const p of err.problems) {
+      assert.ok(p.path.length + p.message.length < 400, `${p.path}: ${p.message}`.slice(0, 400));
+      assert.match(`${p.path} ${p.message}`, /… \(\d+ bytes\)/, p.path);
+    }
+    assert.match(problemAt(err, 'logger.level'), /^\["info","info",.*… \(7001 bytes\) is not one of/);
+  });
+
+  it('from an environment variable are cut too, naming the variable', () => {
+    const value = 'b'.repeat(100_000);
+    const message = problemAt(parseError(MINIMAL, { PGWALSTREAMS_LOGGER_LEVEL: value }), 'logger.level');
+    assertCut(message, value);
+    assert.match(message, /is not one of trace, .*\(from PGWALSTREAMS_LOGGER_LEVEL\)$/);
+  });
+
+  it('never show the start of a secret where the cut falls inside it', () => {
+    const password = `Tr0ub4dor&3-${'h'.repeat(100)}`;
+    for (const user of ['u', 'u'.repeat(40), 'u'.repeat(60)]) {
+      const err = parseError(
+        `${MINIMAL}  password: ${password}\nnats:\n  address: "http://${user}:${password}@host"\n`,
+      );
+      const message = problemAt(err, 'nats.address');
+      assert.ok(!message.includes('Tr0ub'), message);
+      assert.match(message, /^"http:\/\/u+(:\[redacted\])?"… \(\d+ bytes\) is not a NATS server address/);
+    }
   });
 });
 
