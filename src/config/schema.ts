@@ -41,6 +41,16 @@ export function parseDuration(value: unknown): number | undefined {
   return Math.round(total);
 }
 
+/**
+ * The message for NaN or an infinity (YAML's `.nan`, `.inf`, `-.inf`; `NaN` or `Infinity` in a
+ * variable) where a number is wanted, with `fix`; undefined for any other value.
+ */
+function notFinite(input: unknown, fix: string): string | undefined {
+  return typeof input === 'number' && !Number.isFinite(input)
+    ? `${String(input)} is not a finite number: ${fix}`
+    : undefined;
+}
+
 const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?$/i;
 const SIZE_UNIT: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
 const SIZE_MESSAGE = 'write it like 512MB or 1GB, or a number of bytes';
@@ -50,7 +60,9 @@ const SIZE_MESSAGE = 'write it like 512MB or 1GB, or a number of bytes';
  * Its input side (what the JSON Schema shows) is a string or a number.
  */
 function byteSize() {
-  const input = z.union([z.string(), z.number()], { error: `expected a size: ${SIZE_MESSAGE}` });
+  const input = z.union([z.string(), z.number()], {
+    error: (iss) => notFinite(iss.input, SIZE_MESSAGE) ?? `expected a size: ${SIZE_MESSAGE}`,
+  });
   return input.transform((value, ctx): number => {
     const m = typeof value === 'number' ? [String(value), String(value), 'B'] : SIZE.exec(value.trim());
     const bytes = m ? Math.round(Number(m[1]) * SIZE_UNIT[(m[2] ?? 'B').toUpperCase()]!) : NaN;
@@ -72,7 +84,9 @@ const DURATION_MESSAGE = 'write it like 500ms, 10s, 2m, 1h or 1m30s, or a number
  * milliseconds. Its input side (what the JSON Schema shows) is a string or a number.
  */
 function duration(options: { allowZero?: boolean } = {}) {
-  const input = z.union([z.string(), z.number()], { error: `expected a duration: ${DURATION_MESSAGE}` });
+  const input = z.union([z.string(), z.number()], {
+    error: (iss) => notFinite(iss.input, DURATION_MESSAGE) ?? `expected a duration: ${DURATION_MESSAGE}`,
+  });
   return input.transform((value, ctx): number => {
     const ms = parseDuration(value);
     if (ms === undefined) {
@@ -101,7 +115,7 @@ function duration(options: { allowZero?: boolean } = {}) {
 function wholeNumber(min: number, max: number, note = '') {
   const message = `use a whole number from ${min} to ${max}${note}`;
   return z
-    .number()
+    .number({ error: (iss) => notFinite(iss.input, message) })
     .int({ error: (iss) => `${String(iss.input)} is not a whole number: ${message}` })
     .min(min, { error: (iss) => `${String(iss.input)} is too small: ${message}` })
     .max(max, { error: (iss) => `${String(iss.input)} is too large: ${message}` });

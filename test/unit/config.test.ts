@@ -691,6 +691,50 @@ describe('long values', () => {
   });
 });
 
+describe('numbers that are not finite', () => {
+  /** Every problem of `err`, as path → message. */
+  const byPath = (err: ConfigError) => Object.fromEntries(err.problems.map((p) => [p.path, p.message]));
+
+  it('are named as such, with the range to use, for whole numbers', () => {
+    const err = parseError(
+      `${MINIMAL}  port: .inf\nlistener:\n  serverPort: .nan\nnats:\n  maxInFlight: -.inf\n  stream:\n    name: s\n    replicas: .NaN\n`,
+    );
+    assert.deepEqual(byPath(err), {
+      'database.port': 'Infinity is not a finite number: use a whole number from 1 to 65535',
+      'listener.serverPort':
+        'NaN is not a finite number: use a whole number from 0 to 65535 (0 turns the server off)',
+      'nats.maxInFlight': '-Infinity is not a finite number: use a whole number from 1 to 65536',
+      'nats.stream.replicas': 'NaN is not a finite number: use a whole number from 1 to 5',
+    });
+  });
+
+  it('are named as such for durations and sizes', () => {
+    const err = parseError(`${MINIMAL}listener:\n  shutdownTimeout: .inf\n  retainedWalWarning: .nan\n`);
+    assert.deepEqual(byPath(err), {
+      'listener.shutdownTimeout':
+        'Infinity is not a finite number: write it like 500ms, 10s, 2m, 1h or 1m30s, or a number of milliseconds',
+      'listener.retainedWalWarning':
+        'NaN is not a finite number: write it like 512MB or 1GB, or a number of bytes',
+    });
+  });
+
+  it('are named as such from a variable (NaN, Infinity, -Infinity), with the variable', () => {
+    const err = parseError(MINIMAL, {
+      PGWALSTREAMS_DATABASE_PORT: 'NaN',
+      PGWALSTREAMS_NATS_MAXINFLIGHT: 'Infinity',
+      PGWALSTREAMS_LISTENER_SERVERPORT: '-Infinity',
+    });
+    assert.deepEqual(byPath(err), {
+      'database.port':
+        'NaN is not a finite number: use a whole number from 1 to 65535 (from PGWALSTREAMS_DATABASE_PORT)',
+      'nats.maxInFlight':
+        'Infinity is not a finite number: use a whole number from 1 to 65536 (from PGWALSTREAMS_NATS_MAXINFLIGHT)',
+      'listener.serverPort':
+        '-Infinity is not a finite number: use a whole number from 0 to 65535 (0 turns the server off) (from PGWALSTREAMS_LISTENER_SERVERPORT)',
+    });
+  });
+});
+
 describe('durations', () => {
   it('parse text and milliseconds', () => {
     const cases: [unknown, number | undefined][] = [
