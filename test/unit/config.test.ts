@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ENV_OVERRIDES } from '../../src/config/env.js';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
-import { describeStaticChanges, splitReloadable } from '../../src/config/reloadable.js';
+import { describeStaticChanges, reloadProblems, splitReloadable } from '../../src/config/reloadable.js';
 import { parseDuration, type Config } from '../../src/config/schema.js';
 import { redactConfig } from '../../src/config/secrets.js';
 import { ConfigError } from '../../src/errors.js';
@@ -915,6 +915,37 @@ describe('reload', () => {
       'nats.stream.replicas',
     ]);
     assert.deepEqual(describeStaticChanges(base, parse(MINIMAL)), ['nats.stream']);
+  });
+
+  it('reloadProblems refuses a topic prefix outside the subjects of the stream pgwalstreams manages', () => {
+    const problems = reloadProblems(
+      base,
+      parse(`${MINIMAL}nats:\n  topicPrefix: app\n  stream:\n    name: db\n`),
+    );
+    assert.deepEqual(problems, [
+      {
+        path: 'nats.topicPrefix',
+        message:
+          'cannot change to "app" while pgwalstreams manages stream db, whose subjects (db.>) do not take in "app.>": ' +
+          "update the stream's subjects and restart pgwalstreams with the new prefix, or remove nats.stream to stop managing the stream",
+      },
+    ]);
+  });
+
+  it('reloadProblems lets the prefix change without a managed stream, or within its subjects', () => {
+    const prefix = (p: string, stream = '  stream:\n    name: db\n') =>
+      parse(`${MINIMAL}nats:\n  topicPrefix: ${p}\n${stream}`);
+    assert.deepEqual(reloadProblems(parse(MINIMAL), prefix('app', '')), []);
+    assert.deepEqual(reloadProblems(base, prefix('db.v2')), [], 'db.> takes in db.v2.>');
+    assert.deepEqual(reloadProblems(base, prefix('db')), []);
+    const wide = parse(`${MINIMAL}nats:\n  stream:\n    name: db\n    subjects: ['db.>', '*.cdc.>']\n`);
+    assert.deepEqual(reloadProblems(wide, prefix('app.cdc')), []);
+    assert.equal(reloadProblems(wide, prefix('app')).length, 1, '*.cdc.> does not take in app.>');
+    assert.equal(reloadProblems(wide, prefix('dbx')).length, 1);
+    const narrow = parse(`${MINIMAL}nats:\n  stream:\n    name: db\n    subjects: ['db.public.>']\n`);
+    assert.equal(reloadProblems(narrow, prefix('db.public')).length, 0);
+    assert.deepEqual(reloadProblems(narrow, prefix('db')), [], 'the prefix in force is never refused');
+    assert.equal(reloadProblems(narrow, prefix('db.other')).length, 1);
   });
 });
 
