@@ -82,7 +82,8 @@ export interface EnvSource {
 function coerce(text: string, kind: EnvKind, variable: string, problems: ConfigProblem[]): unknown {
   switch (kind) {
     case 'number':
-      return /^\s*-?\d+(\.\d+)?\s*$/.test(text) ? Number(text) : text;
+      // NaN and Infinity too, so that the schema words them as YAML's .nan and .inf.
+      return /^\s*(-?(\d+(\.\d+)?|Infinity)|NaN)\s*$/.test(text) ? Number(text) : text;
     case 'boolean':
       return text === 'true' ? true : text === 'false' ? false : text;
     case 'structured': {

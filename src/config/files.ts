@@ -7,6 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError, type ConfigProblem } from '../errors.js';
+import { quote } from './tree.js';
 
 /** Reads a file the configuration names, as UTF-8 text: how the files keys name are read outside tests. */
 export type ReadFile = (path: string) => string;
@@ -75,7 +76,7 @@ export function checkKeyFile(
 ): KeyFile | ConfigProblem {
   const problem = (message: string): ConfigProblem => ({
     path: key,
-    message: `${JSON.stringify(path)} ${message}`,
+    message: `${quote(path)} ${message}`,
   });
   let content: string;
   try {
@@ -84,7 +85,7 @@ export function checkKeyFile(
     const code = (err as NodeJS.ErrnoException).code ?? 'error';
     return {
       path: key,
-      message: `cannot read ${JSON.stringify(path)} (${code}): check the path and its permissions`,
+      message: `cannot read ${quote(path)} (${code}): check the path and its permissions`,
     };
   }
   switch (kind) {

@@ -8,7 +8,7 @@ import type { ConfigProblem } from '../errors.js';
 import { ENV_OVERRIDES, LIBPQ_FALLBACKS, type EnvSource } from './env.js';
 import { configSchema } from './schema.js';
 import { closest } from './suggest.js';
-import { formatPath, inputSchema } from './tree.js';
+import { formatPath, inputSchema, quote } from './tree.js';
 
 /** The keys of the section at `path` in the schema. */
 function knownKeysAt(path: readonly PropertyKey[]): string[] {
@@ -27,8 +27,8 @@ function knownKeysAt(path: readonly PropertyKey[]): string[] {
 
 function unknownKeyMessage(key: string, known: readonly string[]): string {
   const suggestion = closest(key, known);
-  if (suggestion) return `unknown key ${JSON.stringify(key)}: did you mean ${suggestion}?`;
-  return `unknown key ${JSON.stringify(key)}: remove it or use one of ${known.join(', ')}`;
+  if (suggestion) return `unknown key ${quote(key)}: did you mean ${suggestion}?`;
+  return `unknown key ${quote(key)}: remove it or use one of ${known.join(', ')}`;
 }
 
 /** Names the kind of a value as a message puts it: `a list`, `a number`, `nothing`. */
@@ -73,7 +73,7 @@ export const errorMap: z.core.$ZodErrorMap = (issue) => {
       return `expected ${EXPECTED[issue.expected] ?? issue.expected}, got ${describeValue(issue.input)}${hint}`;
     }
     case 'invalid_value':
-      return `${JSON.stringify(issue.input)} is not one of ${issue.values.map(String).join(', ')}: pick one of them`;
+      return `${quote(issue.input)} is not one of ${issue.values.map(String).join(', ')}: pick one of them`;
     default:
       return undefined;
   }

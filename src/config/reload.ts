@@ -2,7 +2,8 @@
  * Live reload: each new version of the configuration file is validated, and its reloadable part
  * (filter, routing, log level) applied; the rest needs a restart and is reported as such.
  *
- * An invalid version is refused with a log line and the last good configuration stays in force.
+ * An invalid version, or one the running service cannot take (a topic prefix outside the stream
+ * it manages), is refused with a log line and the last good configuration stays in force.
  * Applying a version only swaps routing for the changes still to come: it never rewinds the slot
  * and never touches an event already in flight.
  */
@@ -10,7 +11,12 @@ import { ConfigError } from '../errors.js';
 import type { Logger } from '../ops/log.js';
 import type { Metrics } from '../ops/metrics.js';
 import { parseConfig } from './load.js';
-import { describeStaticChanges, splitReloadable, type ReloadableConfig } from './reloadable.js';
+import {
+  describeStaticChanges,
+  reloadProblems,
+  splitReloadable,
+  type ReloadableConfig,
+} from './reloadable.js';
 import type { Config } from './schema.js';
 import { ConfigWatcher, configHash } from './watch.js';
 
@@ -59,21 +65,31 @@ export class ConfigReloader {
     this.watcher.close();
   }
 
+  /** Logs and counts a version that is not applied; the one in force stays. */
+  private refuse(err: unknown, hash: string): void {
+    this.log.error(
+      {
+        err: err instanceof ConfigError ? { message: err.message } : err,
+        path: this.path,
+        hash,
+        activeHash: this.activeHash,
+      },
+      'configuration change refused: the last good configuration stays in force',
+    );
+    this.metrics.configReloads.labels('refused').inc();
+  }
+
   private reload(text: string, hash: string): void {
     let next: Config;
     try {
       next = parseConfig(text, process.env, undefined, this.path);
     } catch (err) {
-      this.log.error(
-        {
-          err: err instanceof ConfigError ? { message: err.message } : err,
-          path: this.path,
-          hash,
-          activeHash: this.activeHash,
-        },
-        'configuration change refused: the last good configuration stays in force',
-      );
-      this.metrics.configReloads.labels('refused').inc();
+      this.refuse(err, hash);
+      return;
+    }
+    const problems = reloadProblems(this.running, next);
+    if (problems.length > 0) {
+      this.refuse(new ConfigError(`cannot apply ${this.path} to the running service`, problems), hash);
       return;
     }
     const restart = describeStaticChanges(this.running, next);

@@ -1,11 +1,13 @@
 /**
  * The reload split: which settings a running pipeline can apply without a restart
  * (`database.filter`, `nats.topicPrefix`, `nats.transactionEvents`, `logger.level`), which need
- * one, and which of the latter differ between two configurations.
+ * one, which of the latter differ between two configurations, and the reloads refused because
+ * of what the running service set up.
  */
 import { isDeepStrictEqual } from 'node:util';
+import type { ConfigProblem } from '../errors.js';
 import type { Config } from './schema.js';
-import { formatPath, isMapping } from './tree.js';
+import { formatPath, isMapping, quote } from './tree.js';
 
 /** The settings that a running pipeline can apply without a restart: filter and routing, log level. */
 export interface ReloadableConfig {
@@ -55,4 +57,42 @@ export function describeStaticChanges(oldConfig: Config, newConfig: Config): str
   const out: string[] = [];
   diffPaths(splitReloadable(oldConfig).static, splitReloadable(newConfig).static, [], out);
   return out;
+}
+
+/** True when the subject filter (`a.>`, `*.b.>`) takes in every subject under `prefix`. */
+function coversPrefix(filter: string, prefix: string): boolean {
+  const tokens = filter.split('.');
+  const prefixTokens = prefix.split('.');
+  const last = tokens.length - 1;
+  return (
+    tokens[last] === '>' &&
+    last <= prefixTokens.length &&
+    tokens.slice(0, last).every((t, i) => t === '*' || t === prefixTokens[i])
+  );
+}
+
+/**
+ * What keeps a valid new configuration from being applied to the running service (none: an
+ * empty list). The stream pgwalstreams manages (`nats.stream`) was set up at start on its subjects
+ * (by default `<topicPrefix>.>`); a topic prefix they do not take in would send every event, row
+ * changes, messages and commit markers alike (all under `<topicPrefix>.>`), where no stream
+ * stores it, and the service would retry for ever. Without `nats.stream` the stream is the
+ * user's, and so is a prefix change.
+ */
+export function reloadProblems(running: Config, next: Config): ConfigProblem[] {
+  const stream = running.nats.stream;
+  const to = next.nats.topicPrefix;
+  if (!stream || to === running.nats.topicPrefix || stream.subjects.some((s) => coversPrefix(s, to))) {
+    return [];
+  }
+  return [
+    {
+      path: 'nats.topicPrefix',
+      message:
+        `cannot change to ${quote(to)} while pgwalstreams manages stream ` +
+        `${stream.name}, whose subjects (${stream.subjects.join(', ')}) do not take in ${quote(`${to}.>`)}: ` +
+        "update the stream's subjects and restart pgwalstreams with the new prefix, " +
+        'or remove nats.stream to stop managing the stream',
+    },
+  ];
 }

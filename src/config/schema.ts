@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { ACTION_NAMES } from '../event/action.js';
 import { isValidSubjectPrefix } from '../route/subject.js';
+import { quote } from './tree.js';
 
 /** The log levels pino accepts. */
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -40,6 +41,16 @@ export function parseDuration(value: unknown): number | undefined {
   return Math.round(total);
 }
 
+/**
+ * The message for NaN or an infinity (YAML's `.nan`, `.inf`, `-.inf`; `NaN` or `Infinity` in a
+ * variable) where a number is wanted, with `fix`; undefined for any other value.
+ */
+function notFinite(input: unknown, fix: string): string | undefined {
+  return typeof input === 'number' && !Number.isFinite(input)
+    ? `${String(input)} is not a finite number: ${fix}`
+    : undefined;
+}
+
 const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KB|MB|GB|TB)?$/i;
 const SIZE_UNIT: Record<string, number> = { B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3, TB: 1024 ** 4 };
 const SIZE_MESSAGE = 'write it like 512MB or 1GB, or a number of bytes';
@@ -49,14 +60,16 @@ const SIZE_MESSAGE = 'write it like 512MB or 1GB, or a number of bytes';
  * Its input side (what the JSON Schema shows) is a string or a number.
  */
 function byteSize() {
-  const input = z.union([z.string(), z.number()], { error: `expected a size: ${SIZE_MESSAGE}` });
+  const input = z.union([z.string(), z.number()], {
+    error: (iss) => notFinite(iss.input, SIZE_MESSAGE) ?? `expected a size: ${SIZE_MESSAGE}`,
+  });
   return input.transform((value, ctx): number => {
     const m = typeof value === 'number' ? [String(value), String(value), 'B'] : SIZE.exec(value.trim());
     const bytes = m ? Math.round(Number(m[1]) * SIZE_UNIT[(m[2] ?? 'B').toUpperCase()]!) : NaN;
     if (!Number.isFinite(bytes) || bytes <= 0) {
       ctx.addIssue({
         code: 'custom',
-        message: `${JSON.stringify(value)} is not a size: ${SIZE_MESSAGE}`,
+        message: `${quote(value)} is not a size: ${SIZE_MESSAGE}`,
       });
       return z.NEVER;
     }
@@ -71,7 +84,9 @@ const DURATION_MESSAGE = 'write it like 500ms, 10s, 2m, 1h or 1m30s, or a number
  * milliseconds. Its input side (what the JSON Schema shows) is a string or a number.
  */
 function duration(options: { allowZero?: boolean } = {}) {
-  const input = z.union([z.string(), z.number()], { error: `expected a duration: ${DURATION_MESSAGE}` });
+  const input = z.union([z.string(), z.number()], {
+    error: (iss) => notFinite(iss.input, DURATION_MESSAGE) ?? `expected a duration: ${DURATION_MESSAGE}`,
+  });
   return input.transform((value, ctx): number => {
     const ms = parseDuration(value);
     if (ms === undefined) {
@@ -79,7 +94,7 @@ function duration(options: { allowZero?: boolean } = {}) {
         code: 'custom',
         message:
           typeof value === 'string'
-            ? `${JSON.stringify(value)} is not a duration: write it like 500ms, 10s, 2m, 1h or 1m30s`
+            ? `${quote(value)} is not a duration: write it like 500ms, 10s, 2m, 1h or 1m30s`
             : `expected a duration: ${DURATION_MESSAGE}`,
       });
       return z.NEVER;
@@ -88,7 +103,7 @@ function duration(options: { allowZero?: boolean } = {}) {
     if (!zeroAllowed && (ms <= 0 || ms > MAX_TIMER_MS)) {
       ctx.addIssue({
         code: 'custom',
-        message: `${JSON.stringify(value)} is out of range: use a duration from 1ms to 24d (${MAX_TIMER_MS}ms)`,
+        message: `${quote(value)} is out of range: use a duration from 1ms to 24d (${MAX_TIMER_MS}ms)`,
       });
       return z.NEVER;
     }
@@ -100,7 +115,7 @@ function duration(options: { allowZero?: boolean } = {}) {
 function wholeNumber(min: number, max: number, note = '') {
   const message = `use a whole number from ${min} to ${max}${note}`;
   return z
-    .number()
+    .number({ error: (iss) => notFinite(iss.input, message) })
     .int({ error: (iss) => `${String(iss.input)} is not a whole number: ${message}` })
     .min(min, { error: (iss) => `${String(iss.input)} is too small: ${message}` })
     .max(max, { error: (iss) => `${String(iss.input)} is too large: ${message}` });
@@ -146,7 +161,7 @@ const action = z
   .transform((s) => s.toLowerCase())
   .pipe(
     z.enum(ACTION_NAMES, {
-      error: (iss) => `${JSON.stringify(iss.input)} is not an action: use insert, update, delete or truncate`,
+      error: (iss) => `${quote(iss.input)} is not an action: use insert, update, delete or truncate`,
     }),
   );
 
@@ -156,7 +171,7 @@ const filterSchema = z.strictObject({
     .record(
       checkedString(
         isValidTableKey,
-        (k) => `${JSON.stringify(k)} is not a table: write "table" or "schema.table" (no wildcards)`,
+        (k) => `${quote(k)} is not a table: write "table" or "schema.table" (no wildcards)`,
       ),
       z
         .array(action)
@@ -182,9 +197,9 @@ export type SslMode = (typeof SSL_MODES)[number];
 const sslMode = z.enum(SSL_MODES, {
   error: (iss) =>
     iss.input === 'allow' || iss.input === 'prefer'
-      ? `${JSON.stringify(iss.input)} may fall back to no encryption, which pgwalstreams does not do: ` +
+      ? `${quote(iss.input)} may fall back to no encryption, which pgwalstreams does not do: ` +
         'use disable, require, verify-ca or verify-full'
-      : `${JSON.stringify(iss.input)} is not one of disable, require, verify-ca, verify-full: pick one of them`,
+      : `${quote(iss.input)} is not one of disable, require, verify-ca, verify-full: pick one of them`,
 });
 
 /** A path to a file that is read at start; the loader reports a file it cannot read under this key. */
@@ -282,7 +297,7 @@ const streamSchema = z.strictObject({
   name: checkedString(
     (s) => /^[\x21-\x7e]+$/.test(s) && !/[.*>/\\]/.test(s),
     (s) =>
-      `${JSON.stringify(s)} is not a valid stream name: use letters, digits, "-" or "_" ` +
+      `${quote(s)} is not a valid stream name: use letters, digits, "-" or "_" ` +
       '(no spaces, ".", "*", ">", "/" or "\\")',
   ),
   /** Defaults to `<topicPrefix>.>`. */
@@ -291,7 +306,7 @@ const streamSchema = z.strictObject({
       checkedString(
         isValidSubjectFilter,
         (s) =>
-          `${JSON.stringify(s)} is not a valid subject: use dot-separated tokens without spaces; ` +
+          `${quote(s)} is not a valid subject: use dot-separated tokens without spaces; ` +
           '"*" and ">" only as whole tokens, ">" only last',
       ),
     )
@@ -347,7 +362,7 @@ const natsSchema = z
             ctx.addIssue({
               code: 'custom',
               message:
-                `${JSON.stringify(url)} is not a NATS server address: ` +
+                `${quote(url)} is not a NATS server address: ` +
                 'use nats://host:port or tls://host:port, several separated by ","',
             });
           }
@@ -357,9 +372,7 @@ const natsSchema = z
       .prefault('nats://127.0.0.1:4222'),
     topicPrefix: checkedString(
       isValidSubjectPrefix,
-      (s) =>
-        `${JSON.stringify(s)} is not a valid subject prefix: ` +
-        'use dot-separated tokens without spaces, "*" or ">"',
+      (s) => `${quote(s)} is not a valid subject prefix: use dot-separated tokens without spaces, "*" or ">"`,
     ).default('db'),
     /** Publishes not yet acknowledged by JetStream, at most. */
     maxInFlight: wholeNumber(1, 65536).default(4096),
@@ -433,12 +446,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       slotName: checkedString(
         (s) => /^[a-z0-9_]{1,63}$/.test(s),
-        (s) => `${JSON.stringify(s)} is not a valid slot name: use 1 to 63 lower-case letters, digits or "_"`,
+        (s) => `${quote(s)} is not a valid slot name: use 1 to 63 lower-case letters, digits or "_"`,
       ).default('pgwalstreams'),
       /** Created FOR ALL TABLES if absent. */
       publication: checkedString(
         (s) => s.length > 0 && Buffer.byteLength(s) <= 63 && !s.includes('\0'),
-        (s) => `${JSON.stringify(s)} is not a valid publication name: use 1 to 63 bytes`,
+        (s) => `${quote(s)} is not a valid publication name: use 1 to 63 bytes`,
       ).default('wal-listener'),
       /** Port of /healthz, /readyz and /metrics; 0 turns the server off. */
       serverPort: wholeNumber(0, 65535, ' (0 turns the server off)').default(8080),

@@ -7,7 +7,7 @@
 import { ConfigError, type ConfigProblem } from '../errors.js';
 import { ENV_PREFIX } from './env.js';
 import type { Config } from './schema.js';
-import { getIn } from './tree.js';
+import { CUT_MARK, getIn, QUOTE_LIMIT } from './tree.js';
 
 const REDACTED = '[redacted]';
 
@@ -57,12 +57,31 @@ function urlSecret(url: string): string | undefined {
 
 /** Replaces every secret, as written and as JSON would escape it, with `[redacted]`. */
 function scrub(text: string, secrets: readonly string[]): string {
+  const forms = secrets
+    .filter((s) => s !== '')
+    .flatMap((s) => [s, JSON.stringify(s).slice(1, -1)])
+    .sort((a, b) => b.length - a.length);
   let out = text;
-  for (const secret of [...secrets].sort((a, b) => b.length - a.length)) {
-    if (secret === '') continue;
-    out = out.replaceAll(secret, REDACTED).replaceAll(JSON.stringify(secret).slice(1, -1), REDACTED);
+  for (const form of forms) out = out.replaceAll(form, REDACTED);
+  // A value quoted cut short (`quote`) may end with the start of a secret: that start goes too
+  // (and, when the value's last characters merely look like one, those few characters).
+  return out
+    .split(CUT_MARK)
+    .map((part, i, parts) => (i < parts.length - 1 ? hideSecretStart(part, forms) : part))
+    .join(CUT_MARK);
+}
+
+/** `text` with its end replaced by `[redacted]` where the end (before a closing quote) begins a secret. */
+function hideSecretStart(text: string, forms: readonly string[]): string {
+  const head = text.endsWith('"') ? text.slice(0, -1) : text;
+  // A head is at most QUOTE_LIMIT characters, each escaped in at most 6.
+  const longest = Math.min(head.length, 6 * QUOTE_LIMIT);
+  for (let n = longest; n > 0; n--) {
+    const end = head.slice(-n);
+    if (forms.some((form) => form.startsWith(end)))
+      return `${head.slice(0, -n)}${REDACTED}${text.slice(head.length)}`;
   }
-  return out;
+  return text;
 }
 
 /** Throws a ConfigError with the message and problems, every secret in them scrubbed. */

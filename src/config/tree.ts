@@ -1,7 +1,7 @@
 /**
  * The configuration as a tree: the raw mapping read from YAML and the environment, walked and
- * written by key path, the way a path is printed in messages, and the schema node that checks
- * the input at a key.
+ * written by key path, the way a path and a value are printed in messages, and the schema node
+ * that checks the input at a key.
  */
 import { z } from 'zod';
 
@@ -13,14 +13,38 @@ export function isMapping(value: unknown): value is Mapping {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** `a.b[1]`, with keys that are not plain names quoted: `tables["public.users"]`. */
+/** The most characters of a value a message quotes; a longer value is cut to them. */
+export const QUOTE_LIMIT = 64;
+
+/** What follows the quoted start of a value cut short, before its size. */
+export const CUT_MARK = '… (';
+
+/**
+ * A value as a message quotes it: as JSON, or, when a string (or the JSON of another value) is
+ * longer than {@link QUOTE_LIMIT}, its start and its size, `"aaaa"… (52428800 bytes)`, so that a
+ * huge value never fills a message.
+ */
+export function quote(value: unknown): string {
+  const isString = typeof value === 'string';
+  const text = isString ? value : (JSON.stringify(value) ?? String(value));
+  if (text.length <= QUOTE_LIMIT) return isString ? JSON.stringify(value) : text;
+  // Never half a surrogate pair: JSON would show it as an escape.
+  const head = text.slice(0, /[\uD800-\uDBFF]/.test(text[QUOTE_LIMIT - 1]!) ? QUOTE_LIMIT - 1 : QUOTE_LIMIT);
+  return `${isString ? JSON.stringify(head) : head}${CUT_MARK}${Buffer.byteLength(text)} bytes)`;
+}
+
+/** `a.b[1]`, with keys that are not plain names (or are long) quoted: `tables["public.users"]`. */
 export function formatPath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const segment of path) {
     if (typeof segment === 'number') out += `[${segment}]`;
-    else if (typeof segment === 'string' && /^[A-Za-z_][A-Za-z0-9_-]*$/.test(segment)) {
+    else if (
+      typeof segment === 'string' &&
+      segment.length <= QUOTE_LIMIT &&
+      /^[A-Za-z_][A-Za-z0-9_-]*$/.test(segment)
+    ) {
       out += out === '' ? segment : `.${segment}`;
-    } else out += `[${JSON.stringify(String(segment))}]`;
+    } else out += `[${quote(String(segment))}]`;
   }
   return out;
 }

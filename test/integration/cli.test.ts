@@ -46,6 +46,23 @@ describe('command line', () => {
     assert.ok(!stderr.includes(SECRET), stderr);
   });
 
+  test('config check: a 50 MB value, in the file or a variable, is quoted cut short with its size, exit 2', async () => {
+    const file = join(dir, 'huge.yml');
+    const huge = 'a'.repeat(50 * 1024 * 1024);
+    writeFileSync(file, `database:\n  name: app\n  user: app\nlistener:\n  slotName: ${huge}\n`);
+    const { status, stdout, stderr } = await pgwalstreams(['config', 'check', file], {
+      PGWALSTREAMS_LOGGER_LEVEL: 'b'.repeat(100_000), // near the most one variable may hold
+    });
+    assert.equal(status, 2);
+    assert.equal(stdout, '');
+    assert.ok(stderr.length < 1000, `${stderr.length} characters on stderr`);
+    assert.match(stderr, /\n {2}- listener\.slotName: "a{64}"… \(52428800 bytes\) is not a valid slot name/);
+    assert.match(
+      stderr,
+      /\n {2}- logger\.level: "b{64}"… \(100000 bytes\) is not one of .*\(from PGWALSTREAMS_LOGGER_LEVEL\)/,
+    );
+  });
+
   test('config schema prints the JSON Schema, exit 0', async () => {
     const { status, stdout } = await pgwalstreams(['config', 'schema']);
     assert.equal(status, 0);

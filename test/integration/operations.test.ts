@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { get, metric } from './harness/http.js';
 import { readStream, streamCount, waitForConnection, waitForCount } from './harness/jetstream.js';
 import {
   confirmedFlush,
@@ -21,26 +22,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
-
-/** Fetches one endpoint of a service's HTTP server. */
-async function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`);
-  return { status: res.status, body: await res.text() };
-}
-
-/** The value of one metric sample (`name{labels} value`), summed over samples whose labels include `match`. */
-function metric(text: string, name: string, match = ''): number {
-  let sum = 0;
-  let found = false;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name + ' ') && !line.startsWith(name + '{')) continue;
-    if (match && !line.includes(match)) continue;
-    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
-    found = true;
-  }
-  if (!found) throw new Error(`no sample of ${name}${match ? ` with ${match}` : ''}`);
-  return sum;
-}
 
 describe('operations', () => {
   let s: Servers;

@@ -2,7 +2,8 @@
  * Live reload of the filter while the service streams: through a Kubernetes-style ConfigMap
  * volume (three `..data` swaps, one of them invalid), an in-place edit, a rename-save and SIGHUP.
  * Each valid version takes effect for the changes after it, an invalid one is refused with the last
- * good filter kept, and a table published throughout loses and duplicates nothing.
+ * good filter kept, and a table published throughout loses and duplicates nothing. A topic prefix
+ * outside the stream pgwalstreams manages is refused too.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,11 +12,12 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { stringify } from 'yaml';
 import { configHash } from '../../src/config/watch.js';
+import { get, metric } from './harness/http.js';
 import { readStream, waitForCount } from './harness/jetstream.js';
 import { ConfigMapVolume } from './harness/configmap.js';
 import { freshNames, serviceConfig, startServers, type Servers } from './harness/scenario.js';
 import { ServiceProcess } from './harness/service.js';
-import { waitFor } from './harness/wait.js';
+import { freePort, waitFor } from './harness/wait.js';
 
 describe('live filter reload', () => {
   let s: Servers;
@@ -143,6 +145,70 @@ describe('live filter reload', () => {
         events.map((e) => `${e.event.table}:${e.event.data['id'] as number}`),
         ['rb:101', 'rc:101', 'rc:102'],
       );
+    } finally {
+      await service.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  test('a topic prefix outside the stream pgwalstreams manages is refused; events keep flowing into it', async () => {
+    const names = await freshNames(s, { createStream: false }); // pgwalstreams creates it, on <prefix>.>
+    const dir = mkdtempSync(join(tmpdir(), 'pgwalstreams-reload-'));
+    const path = join(dir, 'config.yml');
+    const port = await freePort();
+    const configFor = (topicPrefix: string) =>
+      stringify(
+        serviceConfig(s, names, {
+          listener: { serverPort: port },
+          database: { filter: { tables: { ra: ['insert'] } } },
+          nats: { topicPrefix, stream: { name: names.stream } },
+        }),
+      );
+    writeFileSync(path, configFor(names.prefix));
+    const service = ServiceProcess.start({}, {}, path);
+    try {
+      await service.waitForLog('replication started');
+      await s.pg.query('INSERT INTO ra VALUES (201)');
+      // WHEN the prefix changes to one the stream's subjects do not take in
+      writeFileSync(path, configFor(`${names.prefix}x`));
+      const refused = await service.waitForLog(
+        'configuration change refused: the last good configuration stays in force',
+      );
+      // THEN the log line says why and what to do
+      const { message } = refused['err'] as { message: string };
+      const why =
+        `nats.topicPrefix: cannot change to "${names.prefix}x" while pgwalstreams manages stream ` +
+        `${names.stream}, whose subjects (${names.prefix}.>) do not take in "${names.prefix}x.>": ` +
+        "update the stream's subjects and restart pgwalstreams with the new prefix, " +
+        'or remove nats.stream to stop managing the stream';
+      assert.ok(message.includes(why), message);
+      assert.equal(refused['activeHash'], configHash(configFor(names.prefix)));
+      // AND the old prefix stays in force: the next row goes to the stream on the old subject
+      await s.pg.query('INSERT INTO ra VALUES (202)');
+      await waitForCount(s.nc, names.stream, 2);
+      // AND a prefix the stream takes in (under <prefix>.>) still reloads
+      const inside = configFor(`${names.prefix}.v2`);
+      writeFileSync(path, inside);
+      await waitFor(
+        () =>
+          service.logs.find((l) => l.msg === 'configuration reloaded' && l['hash'] === configHash(inside)),
+        { what: 'the reload of a prefix inside the stream' },
+      );
+      await s.pg.query('INSERT INTO ra VALUES (203)');
+
+      await waitForCount(s.nc, names.stream, 3);
+      const events = await readStream(s.nc, names.stream);
+      assert.deepEqual(
+        events.map((e) => `${e.subject}:${e.event.data['id'] as number}`),
+        [
+          `${names.prefix}.public.ra.insert:201`,
+          `${names.prefix}.public.ra.insert:202`,
+          `${names.prefix}.v2.public.ra.insert:203`,
+        ],
+      );
+      // AND the metric counts one reload refused and one applied
+      const metrics = (await get(port, '/metrics')).body;
+      assert.equal(metric(metrics, 'pgwalstreams_config_reloads_total', 'result="refused"'), 1);
+      assert.equal(metric(metrics, 'pgwalstreams_config_reloads_total', 'result="applied"'), 1);
     } finally {
       await service.dispose();
       rmSync(dir, { recursive: true, force: true });

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
 import { ENV_OVERRIDES } from '../../src/config/env.js';
 import { loadConfig, parseConfig } from '../../src/config/load.js';
-import { describeStaticChanges, splitReloadable } from '../../src/config/reloadable.js';
+import { describeStaticChanges, reloadProblems, splitReloadable } from '../../src/config/reloadable.js';
 import { parseDuration, type Config } from '../../src/config/schema.js';
 import { redactConfig } from '../../src/config/secrets.js';
 import { ConfigError } from '../../src/errors.js';
@@ -600,6 +600,141 @@ describe('validation', () => {
   });
 });
 
+describe('long values', () => {
+  const MB = 1024 * 1024;
+
+  /** Asserts that `text` quotes `value` only by its start and its size. */
+  function assertCut(text: string, value: string): void {
+    assert.ok(text.length < 400, `a message of ${text.length} characters: ${text.slice(0, 400)}`);
+    assert.ok(
+      text.includes(`${JSON.stringify(value.slice(0, 64))}… (${Buffer.byteLength(value)} bytes)`),
+      text,
+    );
+  }
+
+  it('are quoted by their first 64 characters and their size in bytes', () => {
+    const value = 'a'.repeat(MB);
+    const err = parseError(`${MINIMAL}listener:\n  slotName: ${value}\n`);
+    const message = problemAt(err, 'listener.slotName');
+    assertCut(message, value);
+    assert.match(message, /"… \(1048576 bytes\) is not a valid slot name: use 1 to 63/);
+    assert.ok(err.message.length < 400, err.message.slice(0, 400));
+  });
+
+  it('count their size in UTF-8 bytes and never cut a character in two', () => {
+    const value = `${'a'.repeat(63)}😀${'é'.repeat(100)}`;
+    const message = problemAt(
+      parseError(`${MINIMAL}nats:\n  topicPrefix: "${value} x"\n`),
+      'nats.topicPrefix',
+    );
+    assert.ok(
+      message.startsWith(`"${'a'.repeat(63)}"… (${Buffer.byteLength(`${value} x`)} bytes) is not`),
+      message,
+    );
+  });
+
+  it('stay quoted whole up to 64 characters', () => {
+    const value = `${'a'.repeat(62)} b`;
+    assert.equal(
+      problemAt(parseError(`${MINIMAL}nats:\n  topicPrefix: "${value}"\n`), 'nats.topicPrefix'),
+      `"${value}" is not a valid subject prefix: use dot-separated tokens without spaces, "*" or ">"`,
+    );
+  });
+
+  it('are cut in every message that quotes a value, a key or a file name', () => {
+    const long = 'x'.repeat(10_000);
+    // Keys this long are written as explicit YAML keys (`? key`), which stringify does.
+    const text = stringifyYaml({
+      database: {
+        name: 'app',
+        user: 'postgres',
+        sslMode: long,
+        passwordFile: `/${long}`,
+        filter: { tables: { [`a.b.${long}`]: ['insert'], users: [long] } },
+      },
+      listener: { publication: 'é'.repeat(100), shutdownTimeout: long, retainedWalWarning: long },
+      nats: {
+        address: `${long} x`,
+        [long]: 1,
+        stream: { name: `${long}.`, subjects: [`${long} `] },
+      },
+      logger: { level: Array<string>(1000).fill('info'), format: long },
+    });
+    const err = parseError(text, {}, (path) => {
+      throw Object.assign(new Error(`cannot read ${path}`), { code: 'ENAMETOOLONG' });
+    });
+    assert.equal(err.problems.length, 13, err.message.slice(0, 3000));
+    for (const p of err.problems) {
+      assert.ok(p.path.length + p.message.length < 400, `${p.path}: ${p.message}`.slice(0, 400));
+      assert.match(`${p.path} ${p.message}`, /… \(\d+ bytes\)/, p.path);
+    }
+    assert.match(problemAt(err, 'logger.level'), /^\["info","info",.*… \(7001 bytes\) is not one of/);
+  });
+
+  it('from an environment variable are cut too, naming the variable', () => {
+    const value = 'b'.repeat(100_000);
+    const message = problemAt(parseError(MINIMAL, { PGWALSTREAMS_LOGGER_LEVEL: value }), 'logger.level');
+    assertCut(message, value);
+    assert.match(message, /is not one of trace, .*\(from PGWALSTREAMS_LOGGER_LEVEL\)$/);
+  });
+
+  it('never show the start of a secret where the cut falls inside it', () => {
+    const password = `Tr0ub4dor&3-${'h'.repeat(100)}`;
+    for (const user of ['u', 'u'.repeat(40), 'u'.repeat(60)]) {
+      const err = parseError(
+        `${MINIMAL}  password: ${password}\nnats:\n  address: "http://${user}:${password}@host"\n`,
+      );
+      const message = problemAt(err, 'nats.address');
+      assert.ok(!message.includes('Tr0ub'), message);
+      assert.match(message, /^"http:\/\/u+(:\[redacted\])?"… \(\d+ bytes\) is not a NATS server address/);
+    }
+  });
+});
+
+describe('numbers that are not finite', () => {
+  /** Every problem of `err`, as path → message. */
+  const byPath = (err: ConfigError) => Object.fromEntries(err.problems.map((p) => [p.path, p.message]));
+
+  it('are named as such, with the range to use, for whole numbers', () => {
+    const err = parseError(
+      `${MINIMAL}  port: .inf\nlistener:\n  serverPort: .nan\nnats:\n  maxInFlight: -.inf\n  stream:\n    name: s\n    replicas: .NaN\n`,
+    );
+    assert.deepEqual(byPath(err), {
+      'database.port': 'Infinity is not a finite number: use a whole number from 1 to 65535',
+      'listener.serverPort':
+        'NaN is not a finite number: use a whole number from 0 to 65535 (0 turns the server off)',
+      'nats.maxInFlight': '-Infinity is not a finite number: use a whole number from 1 to 65536',
+      'nats.stream.replicas': 'NaN is not a finite number: use a whole number from 1 to 5',
+    });
+  });
+
+  it('are named as such for durations and sizes', () => {
+    const err = parseError(`${MINIMAL}listener:\n  shutdownTimeout: .inf\n  retainedWalWarning: .nan\n`);
+    assert.deepEqual(byPath(err), {
+      'listener.shutdownTimeout':
+        'Infinity is not a finite number: write it like 500ms, 10s, 2m, 1h or 1m30s, or a number of milliseconds',
+      'listener.retainedWalWarning':
+        'NaN is not a finite number: write it like 512MB or 1GB, or a number of bytes',
+    });
+  });
+
+  it('are named as such from a variable (NaN, Infinity, -Infinity), with the variable', () => {
+    const err = parseError(MINIMAL, {
+      PGWALSTREAMS_DATABASE_PORT: 'NaN',
+      PGWALSTREAMS_NATS_MAXINFLIGHT: 'Infinity',
+      PGWALSTREAMS_LISTENER_SERVERPORT: '-Infinity',
+    });
+    assert.deepEqual(byPath(err), {
+      'database.port':
+        'NaN is not a finite number: use a whole number from 1 to 65535 (from PGWALSTREAMS_DATABASE_PORT)',
+      'nats.maxInFlight':
+        'Infinity is not a finite number: use a whole number from 1 to 65536 (from PGWALSTREAMS_NATS_MAXINFLIGHT)',
+      'listener.serverPort':
+        '-Infinity is not a finite number: use a whole number from 0 to 65535 (0 turns the server off) (from PGWALSTREAMS_LISTENER_SERVERPORT)',
+    });
+  });
+});
+
 describe('durations', () => {
   it('parse text and milliseconds', () => {
     const cases: [unknown, number | undefined][] = [
@@ -780,6 +915,37 @@ describe('reload', () => {
       'nats.stream.replicas',
     ]);
     assert.deepEqual(describeStaticChanges(base, parse(MINIMAL)), ['nats.stream']);
+  });
+
+  it('reloadProblems refuses a topic prefix outside the subjects of the stream pgwalstreams manages', () => {
+    const problems = reloadProblems(
+      base,
+      parse(`${MINIMAL}nats:\n  topicPrefix: app\n  stream:\n    name: db\n`),
+    );
+    assert.deepEqual(problems, [
+      {
+        path: 'nats.topicPrefix',
+        message:
+          'cannot change to "app" while pgwalstreams manages stream db, whose subjects (db.>) do not take in "app.>": ' +
+          "update the stream's subjects and restart pgwalstreams with the new prefix, or remove nats.stream to stop managing the stream",
+      },
+    ]);
+  });
+
+  it('reloadProblems lets the prefix change without a managed stream, or within its subjects', () => {
+    const prefix = (p: string, stream = '  stream:\n    name: db\n') =>
+      parse(`${MINIMAL}nats:\n  topicPrefix: ${p}\n${stream}`);
+    assert.deepEqual(reloadProblems(parse(MINIMAL), prefix('app', '')), []);
+    assert.deepEqual(reloadProblems(base, prefix('db.v2')), [], 'db.> takes in db.v2.>');
+    assert.deepEqual(reloadProblems(base, prefix('db')), []);
+    const wide = parse(`${MINIMAL}nats:\n  stream:\n    name: db\n    subjects: ['db.>', '*.cdc.>']\n`);
+    assert.deepEqual(reloadProblems(wide, prefix('app.cdc')), []);
+    assert.equal(reloadProblems(wide, prefix('app')).length, 1, '*.cdc.> does not take in app.>');
+    assert.equal(reloadProblems(wide, prefix('dbx')).length, 1);
+    const narrow = parse(`${MINIMAL}nats:\n  stream:\n    name: db\n    subjects: ['db.public.>']\n`);
+    assert.equal(reloadProblems(narrow, prefix('db.public')).length, 0);
+    assert.deepEqual(reloadProblems(narrow, prefix('db')), [], 'the prefix in force is never refused');
+    assert.equal(reloadProblems(narrow, prefix('db.other')).length, 1);
   });
 });
 
