@@ -5,6 +5,9 @@
  * `stop()` and `kill9()` keep the port and the store, so `start()` brings back the same server
  * with the streams and messages it had persisted: that is how tests check what survives a restart
  * or a crash of the broker.
+ *
+ * The process handling (spawning, readiness, stopping, crashing, pausing, cleanup at exit) is
+ * {@link NatsProcess}, which nats-cluster.ts reuses for the nodes of a cluster.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, rmSync } from 'node:fs';
@@ -31,17 +34,19 @@ export interface NatsOptions {
   connectOptions?: NodeConnectionOptions;
 }
 
-/** A running (or stopped) nats-server and the means to crash, restart and remove it. */
+/** A running (or stopped) nats-server and the means to crash, pause, restart and remove it. */
 export interface NatsServer {
   /** Client URL, e.g. `nats://127.0.0.1:41234`. */
   readonly url: string;
   readonly port: number;
-  /** The JetStream store directory given to `-sd` (nats-server keeps its data in `jetstream/` under it). */
+  /** The JetStream store directory (nats-server keeps its data in `jetstream/` under it). */
   readonly storeDir: string;
   /** The server's stdout and stderr; read it when a test fails. */
   readonly logFile: string;
-  /** True between a successful `start()` and `stop()`, `kill9()` or `dispose()`. */
+  /** True between a successful `start()` and `stop()`, `kill9()` or `dispose()`, paused or not. */
   readonly running: boolean;
+  /** True between `pause()` and `resume()` (or the end of the process). */
+  readonly paused: boolean;
   /** The server's process id while it runs (to read its CPU time from /proc), else undefined. */
   readonly pid: number | undefined;
   /** Starts the server again on the same port and store; does nothing if it runs. */
@@ -50,12 +55,20 @@ export interface NatsServer {
   stop(): Promise<void>;
   /** Kills the server with SIGKILL, as a crash would, and waits until it is gone. */
   kill9(): Promise<void>;
+  /**
+   * Freezes the server with SIGSTOP, as a hung machine or a long GC pause would: its sockets stay
+   * open but nothing is answered. Does nothing if it is stopped or already paused.
+   */
+  pause(): void;
+  /** Lets a paused server go on with SIGCONT; does nothing if it is not paused. */
+  resume(): void;
   /** Stops the server and deletes its temp dir. */
   dispose(): Promise<void>;
 }
 
-const HOST = '127.0.0.1';
-const PORT_ATTEMPTS = 3;
+export const HOST = '127.0.0.1';
+/** How many times a first start is tried when the ports picked were taken in the meantime. */
+export const PORT_ATTEMPTS = 3;
 const STOP_TIMEOUT_MS = 10_000;
 
 /** Starts a new nats-server with JetStream in a temp dir; the caller must `dispose()` it. */
@@ -64,7 +77,10 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
   const root = await mkdtemp(join(tmpdir(), 'pgwalstreams-nats-'));
   const server = new Broker(binary, root, options);
   try {
-    await server.startOnFreePort();
+    await retryOnPortClash(async () => {
+      server.port = await freePort();
+      await server.start();
+    }, [server]);
     return server;
   } catch (error) {
     await server.dispose().catch(() => undefined);
@@ -72,19 +88,51 @@ export async function startNats(options: NatsOptions = {}): Promise<NatsServer> 
   }
 }
 
-class Broker implements NatsServer {
+/**
+ * Runs a first `start` (which picks its ports with `freePort()` and starts the servers), again
+ * when it fails because a port was taken by someone else between `freePort()` and the bind: one of
+ * `servers`' logs says "address already in use". `start` must pick new ports each time and leave
+ * no server running when it throws.
+ */
+export async function retryOnPortClash(
+  start: () => Promise<void>,
+  servers: readonly Pick<NatsServer, 'logFile'>[],
+): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await start();
+      return;
+    } catch (error) {
+      const clash = servers.some((server) => /address already in use/i.test(logTail(server.logFile)));
+      if (attempt >= PORT_ATTEMPTS || !clash) throw error;
+    }
+  }
+}
+
+/**
+ * One nats-server process: a store dir and a log file in its temp dir, a child process that a
+ * test may start, stop, kill, pause and start again, and an exit hook that kills it and removes the
+ * temp dir if the test process ends without `dispose()`. What the server listens on is the
+ * owner's business (`args`); `port` and `url` are the client port the owner chose.
+ */
+export abstract class NatsProcess implements NatsServer {
   readonly storeDir: string;
   readonly logFile: string;
   port = 0;
   private child: ChildProcess | undefined;
   private exited: Promise<void> = Promise.resolve();
   private disposed = false;
+  private frozen = false;
   private readonly unregisterExitHook: () => void;
 
+  /**
+   * `root` is the server's own temp dir (store and log go there; `dispose()` deletes it);
+   * `startTimeoutMs` is how long `ready()` may take to say true after a start.
+   */
   constructor(
     private readonly binary: string,
     private readonly root: string,
-    private readonly options: NatsOptions,
+    private readonly startTimeoutMs: number,
   ) {
     this.storeDir = join(root, 'store');
     this.logFile = join(root, 'nats-server.log');
@@ -97,6 +145,15 @@ class Broker implements NatsServer {
     });
   }
 
+  /** The command-line arguments of the next start (called at each start). */
+  protected abstract args(): string[];
+
+  /**
+   * The readiness check after a start, called until it returns true; undefined means "not yet"
+   * (it must catch errors of a server that is still starting and say "not yet" too).
+   */
+  protected abstract ready(): Promise<true | undefined>;
+
   get url(): string {
     return `nats://${HOST}:${this.port}`;
   }
@@ -105,21 +162,12 @@ class Broker implements NatsServer {
     return this.child !== undefined;
   }
 
-  get pid(): number | undefined {
-    return this.child?.pid;
+  get paused(): boolean {
+    return this.child !== undefined && this.frozen;
   }
 
-  /** First start: a port taken by someone else between `freePort()` and the bind is retried with another. */
-  async startOnFreePort(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      this.port = await freePort();
-      try {
-        await this.start();
-        return;
-      } catch (error) {
-        if (attempt >= PORT_ATTEMPTS || !/address already in use/i.test(logTail(this.logFile))) throw error;
-      }
-    }
+  get pid(): number | undefined {
+    return this.child?.pid;
   }
 
   async start(): Promise<void> {
@@ -127,18 +175,17 @@ class Broker implements NatsServer {
     // server after `after()` disposed it, where no exit hook would stop it any more.
     if (this.disposed) throw new Error('nats-server was disposed');
     if (this.child) return;
-    const listen = ['-a', HOST, '-p', String(this.port)];
-    const args = ['-js', '-sd', this.storeDir, ...listen, ...(this.options.args ?? [])];
     const log = openSync(this.logFile, 'a');
     let child: ChildProcess;
     try {
-      child = spawn(this.binary, args, { stdio: ['ignore', log, log] });
+      child = spawn(this.binary, this.args(), { stdio: ['ignore', log, log] });
     } finally {
       closeSync(log);
     }
     // Unreferenced: a test that forgets dispose() still ends, and the exit hook kills the server.
     child.unref();
     this.child = child;
+    this.frozen = false;
     const died = new AbortController();
     this.exited = new Promise((resolve) => {
       const onGone = (reason: string): void => {
@@ -150,9 +197,9 @@ class Broker implements NatsServer {
       child.once('exit', (code, signal) => onGone(`exited (${signal ?? `code ${code}`})`));
     });
     try {
-      await waitFor(() => jetStreamAnswers(this.url, this.options.connectOptions), {
+      await waitFor(() => this.ready(), {
         what: `JetStream on ${this.url}`,
-        timeoutMs: this.options.startTimeoutMs ?? 10_000,
+        timeoutMs: this.startTimeoutMs,
         intervalMs: 25,
         signal: died.signal,
       });
@@ -170,6 +217,7 @@ class Broker implements NatsServer {
     if (!child) return;
     child.ref(); // Keeps the event loop alive until the exit event arrives.
     child.kill('SIGTERM');
+    this.resume(); // A paused server gets the SIGTERM only once it runs again.
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
     try {
       await this.exited;
@@ -186,6 +234,18 @@ class Broker implements NatsServer {
     await this.exited;
   }
 
+  pause(): void {
+    if (!this.child || this.frozen) return;
+    this.child.kill('SIGSTOP');
+    this.frozen = true;
+  }
+
+  resume(): void {
+    if (!this.child || !this.frozen) return;
+    this.child.kill('SIGCONT');
+    this.frozen = false;
+  }
+
   async dispose(): Promise<void> {
     this.disposed = true;
     try {
@@ -197,11 +257,35 @@ class Broker implements NatsServer {
   }
 }
 
+/** The single server: JetStream, its store and client port on the command line, plus `options.args`. */
+class Broker extends NatsProcess {
+  constructor(
+    binary: string,
+    root: string,
+    private readonly options: NatsOptions,
+  ) {
+    super(binary, root, options.startTimeoutMs ?? 10_000);
+  }
+
+  protected args(): string[] {
+    const listen = ['-a', HOST, '-p', String(this.port)];
+    return ['-js', '-sd', this.storeDir, ...listen, ...(this.options.args ?? [])];
+  }
+
+  protected ready(): Promise<true | undefined> {
+    return jetStreamAnswers(this.url, this.options.connectOptions);
+  }
+}
+
 /**
  * True once the server accepts a client and JetStream answers `$JS.API.INFO` for the default
- * account; undefined while it does not yet (connection refused, no responders).
+ * account; undefined while it does not yet (connection refused, no responders, or an error reply,
+ * such as a cluster node's while JetStream has no meta leader).
  */
-async function jetStreamAnswers(url: string, options: NodeConnectionOptions = {}): Promise<true | undefined> {
+export async function jetStreamAnswers(
+  url: string,
+  options: NodeConnectionOptions = {},
+): Promise<true | undefined> {
   let nc;
   try {
     nc = await connect({ ...options, servers: url, reconnect: false, timeout: 1000 });
@@ -216,7 +300,7 @@ async function jetStreamAnswers(url: string, options: NodeConnectionOptions = {}
 }
 
 /** `PGWALSTREAMS_NATS_SERVER`, else `nats-server` on the PATH or in the sbin dirs a Debian package uses. */
-function findNatsServer(): string {
+export function findNatsServer(): string {
   const fromEnv = process.env['PGWALSTREAMS_NATS_SERVER'];
   if (fromEnv) return fromEnv;
   const dirs = [

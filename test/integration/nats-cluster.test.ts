@@ -1,0 +1,223 @@
+/**
+ * Proves the cluster harness (three nats-server nodes on loopback, one JetStream cluster) and pins
+ * what pgwalstreams relies on when its users replicate their streams: an R3 stream keeps every
+ * acknowledged message, once and in order, when its leader is killed with SIGKILL and another
+ * node takes over; a retry with the same Nats-Msg-Id after a failed publish stores nothing twice;
+ * and `Nats-Expected-Last-Sequence` is enforced by the replicated stream as by a single server.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  JetStreamApiError,
+  type JetStreamClient,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+} from '@nats-io/jetstream';
+import { connect, type NatsConnection, RequestError, TimeoutError } from '@nats-io/transport-node';
+import { readStream } from './harness/jetstream.js';
+import {
+  type NatsCluster,
+  startNatsCluster,
+  streamLeader,
+  waitForStreamLeader,
+  waitForStreamReplicas,
+} from './harness/nats-cluster.js';
+
+/** JetStream's "wrong last sequence": a publish whose Nats-Expected-Last-Sequence does not hold. */
+const WRONG_LAST_SEQUENCE = 10071;
+
+describe('JetStream cluster on loopback', () => {
+  let cluster: NatsCluster;
+  let nc: NatsConnection;
+
+  before(async () => {
+    cluster = await startNatsCluster();
+    nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+  });
+
+  after(async () => {
+    await nc?.close().catch(() => undefined);
+    await cluster?.dispose();
+  });
+
+  test('three named nodes with their own ports and stores, and a JetStream meta leader', async () => {
+    assert.deepEqual(
+      cluster.nodes.map((node) => node.name),
+      ['n1', 'n2', 'n3'],
+    );
+    for (const key of ['port', 'clusterPort', 'monitorPort', 'storeDir'] as const) {
+      assert.equal(new Set(cluster.nodes.map((node) => node[key])).size, 3, `every node has its own ${key}`);
+    }
+    assert.ok(!cluster.urls.includes('nats://127.0.0.1:4222'), 'not the machine’s default nats-server');
+    assert.ok(['n1', 'n2', 'n3'].includes((await cluster.metaLeader()) ?? ''), 'a meta leader exists');
+
+    // nodeOf names the node a client is connected to, as that node's INFO says
+    for (const node of cluster.nodes) {
+      const one = await connect({ servers: node.url, reconnect: false });
+      try {
+        assert.equal(cluster.nodeOf(one), node);
+        assert.equal(cluster.nodeByName(node.name), node);
+      } finally {
+        await one.close();
+      }
+    }
+    assert.throws(() => cluster.nodeByName('n4'), /no node named n4/);
+  });
+
+  test('an R3 stream keeps 400 messages, in order and once, across a kill -9 of its leader', async (t) => {
+    // GIVEN an R3 file stream on clu.>, created right after the cluster started, holding 200 messages
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({
+      name: 'CLU',
+      subjects: ['clu.>'],
+      storage: StorageType.File,
+      num_replicas: 3,
+      duplicate_window: 120 * 1e9,
+    });
+    const js = jetstream(nc);
+    for (let i = 1; i <= 200; i++) await publishItem(js, i);
+    const leader = await streamLeader(nc, 'CLU');
+    assert.ok(leader !== undefined, 'the stream has a leader');
+    const replicas = await waitForStreamReplicas(nc, 'CLU', 3);
+    assert.equal(replicas.state?.last_seq, 200);
+
+    // WHEN its leader is killed with SIGKILL
+    const killed = cluster.nodeByName(leader);
+    const clientWasOn = cluster.nodeOf(nc)?.name;
+    await killed.kill9();
+    const killedAt = Date.now();
+
+    try {
+      // THEN, until another node leads, a publish gets no PubAck: "no responders" (a 503), once the
+      // client's node knows the leader is gone; the first may get no reply at all, when the client
+      // was on the killed node and is reconnecting, or its node has not noticed yet. (A new leader
+      // is elected seconds later, not within these few tries.)
+      const refusals: string[] = [];
+      while (!refusals.includes('no responders')) {
+        assert.ok(refusals.length < 3, `no "no responders" after ${refusals.join(', ')}`);
+        refusals.push(await refusal(js.publish('clu.items', '201', { msgID: 'clu-201', timeout: 500 })));
+      }
+
+      // THEN another node becomes the leader
+      const next = await waitForStreamLeader(nc, 'CLU', { not: leader });
+      assert.notEqual(next.name, leader);
+      t.diagnostic(
+        `leader ${leader} killed (the test's client was on ${clientWasOn}); ${next.name} seen leading ` +
+          `${next.seenAt - killedAt} ms later; publishes meanwhile: ${refusals.join(', ')}`,
+      );
+
+      // WHEN 200 more are published (201 again, with the id of the refused one) and the node restarts
+      for (let i = 201; i <= 400; i++) await publishItem(js, i);
+    } finally {
+      // In `finally`, so that a failure above still leaves the next tests a whole cluster.
+      await killed.start();
+    }
+
+    // THEN it rejoins as a current replica, and the stream holds 1..400 once each, in order
+    const info = await waitForStreamReplicas(nc, 'CLU', 3);
+    const members = [info.cluster?.leader, ...(info.cluster?.replicas ?? []).map((peer) => peer.name)];
+    assert.ok(members.includes(killed.name), `${killed.name} is a member again`);
+    const stored = await readStream(nc, 'CLU');
+    assert.equal(stored.length, 400);
+    assert.deepEqual(
+      stored.map((m) => [m.seq, m.subject, m.msgId, m.raw]),
+      Array.from({ length: 400 }, (_, k) => [k + 1, 'clu.items', `clu-${k + 1}`, String(k + 1)]),
+    );
+  });
+
+  test('Nats-Expected-Last-Sequence is enforced on an R3 stream', async () => {
+    // GIVEN an R3 stream holding one message
+    await cluster.waitForMeta();
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({
+      name: 'CLU_SEQ',
+      subjects: ['cluseq.>'],
+      storage: StorageType.File,
+      num_replicas: 3,
+    });
+    const js = jetstream(nc);
+    assert.equal((await js.publish('cluseq.a', 'one')).seq, 1);
+
+    // WHEN a publish expects a last sequence the stream does not have, THEN it is rejected (10071)
+    await assert.rejects(
+      js.publish('cluseq.a', 'wrong', { expect: { lastSequence: 5 } }),
+      (error: unknown) => error instanceof JetStreamApiError && error.code === WRONG_LAST_SEQUENCE,
+    );
+    await assert.rejects(
+      js.publish('cluseq.a', 'stale', { expect: { lastSequence: 0 } }),
+      (error: unknown) => error instanceof JetStreamApiError && error.code === WRONG_LAST_SEQUENCE,
+    );
+
+    // WHEN it expects the right one, THEN it is stored next, and the rejected ones are not stored
+    const ack = await js.publish('cluseq.a', 'two', { expect: { lastSequence: 1 } });
+    assert.equal(ack.seq, 2);
+    assert.deepEqual(
+      (await readStream(nc, 'CLU_SEQ')).map((m) => m.raw),
+      ['one', 'two'],
+    );
+  });
+
+  test('a paused follower: the other two go on, and it catches up once resumed', async () => {
+    // GIVEN an R3 stream, one of its followers, and a client on another node
+    await cluster.waitForMeta();
+    const jsm = await jetstreamManager(nc);
+    await jsm.streams.add({
+      name: 'CLU_PAUSE',
+      subjects: ['clupause.>'],
+      storage: StorageType.File,
+      num_replicas: 3,
+    });
+    const leader = await streamLeader(nc, 'CLU_PAUSE');
+    const follower = cluster.nodes.find((node) => node.name !== leader && node.running);
+    assert.ok(follower, 'a running follower');
+    const others = cluster.nodes.filter((node) => node !== follower).map((node) => node.url);
+    const client = await connect({ servers: others, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    try {
+      // WHEN the follower is frozen with SIGSTOP
+      follower.pause();
+      assert.equal(follower.paused, true);
+      assert.equal(follower.running, true);
+
+      // THEN it answers no client, yet the stream's leader and the other follower store publishes
+      await assert.rejects(connect({ servers: follower.url, reconnect: false, timeout: 500 }));
+      const js = jetstream(client);
+      for (let i = 1; i <= 50; i++) assert.equal((await js.publish('clupause.a', String(i))).seq, i);
+
+      // WHEN it is resumed, THEN it is a current replica of all 50 again
+      follower.resume();
+      assert.equal(follower.paused, false);
+      const info = await waitForStreamReplicas(client, 'CLU_PAUSE', 3);
+      assert.equal(info.state?.last_seq, 50);
+      assert.ok(info.cluster?.replicas?.some((peer) => peer.name === follower.name && peer.current));
+    } finally {
+      follower.resume();
+      await client.close();
+    }
+  });
+});
+
+/**
+ * Publishes item `i` (body and subject fixed, Nats-Msg-Id `clu-<i>`) as the service would: on no
+ * reply or "no responders" it publishes the same message again, so a retry of a message that was
+ * stored after all is a duplicate. Asserts that the stream gave it sequence `i`.
+ */
+async function publishItem(js: JetStreamClient, i: number): Promise<void> {
+  const ack = await js.publish('clu.items', String(i), { msgID: `clu-${i}`, timeout: 2000, retries: 10 });
+  assert.equal(ack.seq, i, `item ${i} stored as sequence ${i}`);
+}
+
+/** What a publish that must fail got instead of a PubAck: no reply, or "no responders" (status 503). */
+async function refusal(publish: Promise<unknown>): Promise<string> {
+  try {
+    await publish;
+  } catch (error) {
+    if (error instanceof TimeoutError) return 'no reply';
+    // @nats-io/jetstream reports the 503 a publish gets as JetStreamNotEnabled ("jetstream is not
+    // enabled"), caused by the request's no-responders error
+    const cause = error instanceof Error ? error.cause : undefined;
+    if (cause instanceof RequestError && cause.isNoResponders()) return 'no responders';
+    throw error;
+  }
+  assert.fail('a publish got a PubAck while the stream had no leader');
+}
