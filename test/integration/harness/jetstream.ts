@@ -34,10 +34,16 @@ export interface StoredEvent {
   };
 }
 
-/** Creates a file-backed stream on `subjects` (duplicate window: 2 minutes). */
-export async function createStream(nc: NatsConnection, name: string, subjects: string[]): Promise<void> {
+/** Creates a file-backed stream on `subjects`; its duplicate window is 2 minutes unless `duplicateWindowMs` says otherwise. */
+export async function createStream(
+  nc: NatsConnection,
+  name: string,
+  subjects: string[],
+  options: { duplicateWindowMs?: number } = {},
+): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  await jsm.streams.add({ name, subjects, storage: StorageType.File, duplicate_window: 120 * 1e9 });
+  const windowNanos = (options.duplicateWindowMs ?? 120_000) * 1e6;
+  await jsm.streams.add({ name, subjects, storage: StorageType.File, duplicate_window: windowNanos });
 }
 
 /** Number of messages the stream holds. */
