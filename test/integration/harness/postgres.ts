@@ -247,9 +247,12 @@ class Cluster implements PostgresServer {
         this.logFile,
       ]);
     } catch (error) {
-      throw new Error(`postgres did not ${action} on port ${this.port}; log tail:\n${logTail(this.logFile)}`, {
-        cause: error,
-      });
+      throw new Error(
+        `postgres did not ${action} on port ${this.port}; log tail:\n${logTail(this.logFile)}`,
+        {
+          cause: error,
+        },
+      );
     }
     this.running = true;
   }
