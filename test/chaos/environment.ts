@@ -41,9 +41,21 @@ export interface Environment {
   dispose(): Promise<void>;
 }
 
+/**
+ * On top of the harness's: a synchronous standby that never connects, so that a transaction that
+ * asks for `synchronous_commit = on` commits locally and then waits in COMMIT until its connection
+ * ends (`Writer.commitInDoubt`); every other transaction commits with `local`, which flushes the
+ * WAL before COMMIT returns as `on` does without a standby, so decoding sees it at once.
+ */
+export const POSTGRES_SETTINGS = {
+  max_wal_size: '2GB',
+  synchronous_standby_names: 'chaos_no_such_standby',
+  synchronous_commit: 'local',
+} as const;
+
 /** Starts everything and waits until pgwalstreams replicates. */
 export async function startEnvironment(options: EnvironmentOptions): Promise<Environment> {
-  const servers = await startServers({ postgres: { settings: { max_wal_size: '2GB' } } });
+  const servers = await startServers({ postgres: { settings: POSTGRES_SETTINGS } });
   const opened: { close(): Promise<unknown> }[] = [];
   let service: ServiceSupervisor | undefined;
   try {

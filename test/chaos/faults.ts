@@ -7,6 +7,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Environment } from './environment.js';
 import type { Random } from './random.js';
+import type { Workload } from './workload.js';
+import { waitFor } from '../integration/harness/wait.js';
 
 /** The faults of a single nats-server. */
 export const SINGLE_NODE_FAULTS = [
@@ -57,6 +59,7 @@ export interface Fault {
 /** What the faults act on. */
 export interface FaultTargets {
   env: Environment;
+  workload: Workload;
   /** pgwalstreams' ack timeout: a SIGSTOP lasts longer. */
   ackTimeoutMs: number;
   rng: Random;
@@ -95,10 +98,21 @@ const FAULTS: Record<FaultKind, FaultAction> = {
     }
     return `stopped pid ${pid} for ${stoppedMs} ms`;
   },
-  async 'pg-restart'({ env }) {
+  async 'pg-restart'({ env, workload }) {
+    // A COMMIT under way when the server goes: its outcome is lost, and the ledger must tell.
+    const doubt = workload.doubter.commitInDoubt();
+    const waiting = await waitFor(() => commitWaiting(env), {
+      what: 'a COMMIT waiting',
+      timeoutMs: 10_000,
+    }).catch(() => false);
     const began = Date.now();
     await env.servers.pg.restart();
-    return `pg_ctl restart -m fast took ${Date.now() - began} ms`;
+    const took = Date.now() - began;
+    const found = await doubt;
+    const outcome = waiting
+      ? `a COMMIT under way ${found ? 'was found committed' : 'was not committed'}`
+      : 'no COMMIT was under way';
+    return `pg_ctl restart -m fast took ${took} ms; ${outcome}`;
   },
   'pg-cut': ({ env, rng }) => cut(env.pgProxy, rng),
   'nats-cut': ({ env, rng }) => cut(env.natsProxy, rng),
@@ -125,6 +139,14 @@ async function cut(proxy: Environment['pgProxy'], rng: Random): Promise<string> 
     proxy.accept();
   }
   return `cut ${cutCount} connection(s), refused new ones for ${refuseMs} ms`;
+}
+
+/** True while a backend waits in COMMIT for the standby (`Writer.commitInDoubt`). */
+async function commitWaiting(env: Environment): Promise<boolean> {
+  const rows = await env.sql
+    .query<{ n: string }>("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event = 'SyncRep'")
+    .catch(() => [{ n: '0' }]);
+  return Number(rows[0]?.n) > 0;
 }
 
 function needCluster(cluster: NatsClusterFaults | undefined): NatsClusterFaults {

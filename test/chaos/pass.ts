@@ -123,7 +123,12 @@ async function faultLoop(
     // Every kind once, in a random order, before any kind comes again.
     if (deck.length === 0) deck = rng.shuffled(options.kinds);
     const kind = deck.shift()!;
-    const fault = await inject(records.length + 1, kind, { env, ackTimeoutMs: options.ackTimeoutMs, rng });
+    const fault = await inject(records.length + 1, kind, {
+      env,
+      workload,
+      ackTimeoutMs: options.ackTimeoutMs,
+      rng,
+    });
     const recovery = await prober.measure(fault.endedAt, RECOVERY_TIMEOUT_MS);
     records.push({ ...fault, recovery });
     ran.add(kind);

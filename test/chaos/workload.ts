@@ -245,6 +245,8 @@ interface Plan {
   draft: Draft;
   rollback: boolean;
   large: boolean;
+  /** COMMIT waits for a synchronous standby that never comes (see `commitInDoubt`). */
+  waitForStandby?: boolean;
 }
 
 /** What `transact` reports back. */
@@ -300,6 +302,21 @@ export class Writer {
     }
   }
 
+  /**
+   * Runs a small transaction whose COMMIT waits for a synchronous standby that does not exist
+   * (the pass's PostgreSQL names one in `synchronous_standby_names`; every other transaction
+   * commits with `synchronous_commit = local`). The commit record is written and flushed, so the
+   * transaction has committed, but COMMIT does not return until the connection ends: a restart
+   * then makes its outcome unknown to the writer, which must find it in the ledger table.
+   * Resolves with whether it was found committed.
+   */
+  async commitInDoubt(): Promise<boolean> {
+    const draft = new Draft(this.model, this.id);
+    for (let i = 0; i < 3; i++) this.planOne(draft);
+    const outcome = await this.transact({ draft, rollback: false, large: false, waitForStandby: true });
+    return outcome.committed;
+  }
+
   async close(): Promise<void> {
     const client = this.client;
     this.client = undefined;
@@ -351,6 +368,7 @@ export class Writer {
     try {
       const client = await this.connection();
       await client.query('BEGIN');
+      if (plan.waitForStandby) await client.query('SET LOCAL synchronous_commit = on');
       const { rows } = await client.query<{ xid: string }>(LEDGER_INSERT, [txid, this.id]);
       for (const step of plan.draft.steps) {
         const result = await client.query(step.sql, step.params);
@@ -432,6 +450,8 @@ export class Workload {
   readonly writers: Writer[];
   /** Writes the fault loop's probe rows. */
   readonly prober: Writer;
+  /** Leaves a COMMIT in doubt when asked (the PostgreSQL restart fault). */
+  readonly doubter: Writer;
   private readonly stop = new AbortController();
   private running: Promise<void>[] = [];
   /** The first error that stopped a writer (the run is broken then, not the service). */
@@ -443,6 +463,7 @@ export class Workload {
       (_, i) => new Writer(i + 1, connectionString, ledger, rng.fork(), shape),
     );
     this.prober = new Writer(0, connectionString, ledger, rng.fork(), shape);
+    this.doubter = new Writer(shape.writers + 1, connectionString, ledger, rng.fork(), shape);
   }
 
   start(): void {
@@ -459,5 +480,6 @@ export class Workload {
     this.stop.abort();
     await Promise.all(this.running);
     await this.prober.close();
+    await this.doubter.close();
   }
 }
