@@ -21,6 +21,7 @@ import type { Fault } from './faults.js';
 import { ledgerRow, type CommittedTx, type Ledger, type Op } from './ledger.js';
 import type { TableRebuild } from './rebuild.js';
 import { keyOf, LEDGER, rowOf, TABLES, type Row, type TableSpec } from './schema.js';
+import type { StoredEvent } from '../integration/harness/jetstream.js';
 import type { StoredMessage } from './stream.js';
 
 export const FINDING_KINDS = [
@@ -71,17 +72,8 @@ interface Place {
   seq: number;
 }
 
-interface Event {
-  id: string;
-  schema: string;
-  table: string;
-  action: string;
-  data: Record<string, unknown>;
-  dataOld: Record<string, unknown>;
-  lsn: string;
-  xid: number;
-  position: number;
-}
+/** An event's body as pgwalstreams writes it (README, "Events"). */
+type Event = StoredEvent['event'] & { position: number };
 
 export function zeroCounts(): Counts {
   return Object.fromEntries(FINDING_KINDS.map((kind) => [kind, 0])) as Counts;

@@ -9,7 +9,7 @@ import { eventId, transactionIdPrefix } from '../../src/event/event-id.js';
 import { formatLsn } from '../../src/source/lsn.js';
 import { StreamChecker, zeroCounts, type Counts } from '../chaos/check.js';
 import type { Fault } from '../chaos/faults.js';
-import { Ledger, ledgerRow, type CommittedTx } from '../chaos/ledger.js';
+import { Ledger, ledgerRow, type CommittedTx, type Op } from '../chaos/ledger.js';
 import { TableRebuild } from '../chaos/rebuild.js';
 import { FULL, keyOf, LEDGER, PLAIN, rowOf, type Row, type TableSpec } from '../chaos/schema.js';
 import type { StoredMessage } from '../chaos/stream.js';
@@ -20,31 +20,23 @@ const PREFIX = 'chaos';
 function committed(): { ledger: Ledger; txs: CommittedTx[] } {
   const ledger = new Ledger();
   const txs: CommittedTx[] = [
-    {
-      txid: 'w1-1',
-      writer: 1,
-      xid: 700,
-      ops: [
-        { table: FULL, action: 'insert', first: 10, count: 2, version: 1 },
-        { table: FULL, action: 'update', first: 10, count: 1, version: 2 },
-      ],
-      changes: 4,
-      committedAt: 1000,
-    },
-    {
-      txid: 'w1-2',
-      writer: 1,
-      xid: 701,
-      ops: [
-        { table: PLAIN, action: 'insert', first: 20, count: 1, version: 1 },
-        { table: PLAIN, action: 'delete', first: 20, count: 1, version: 1 },
-      ],
-      changes: 3,
-      committedAt: 2000,
-    },
+    transactionOf('w1-1', 700, [
+      { table: FULL, action: 'insert', first: 10, count: 2, version: 1 },
+      { table: FULL, action: 'update', first: 10, count: 1, version: 2 },
+    ]),
+    transactionOf('w1-2', 701, [
+      { table: PLAIN, action: 'insert', first: 20, count: 1, version: 1 },
+      { table: PLAIN, action: 'delete', first: 20, count: 1, version: 1 },
+    ]),
   ];
   for (const tx of txs) ledger.record(tx, false);
   return { ledger, txs };
+}
+
+/** A transaction of writer 1: its ledger row and one change per key of `ops`. */
+function transactionOf(txid: string, xid: number, ops: Op[]): CommittedTx {
+  const changes = 1 + ops.reduce((n, op) => n + op.count, 0);
+  return { txid, writer: 1, xid, ops, changes, committedAt: xid };
 }
 
 /** The messages pgwalstreams would store for the two transactions, in commit order. */
