@@ -93,7 +93,7 @@ export function formatPass(pass: PassResult): string {
   for (const failure of pass.serviceFailures)
     add(`  pgwalstreams ${failure.what}: ${JSON.stringify(failure.exit)}\n${failure.tail}`);
   add(pass.logDir ? `service logs: ${pass.logDir}` : 'service logs: removed (a clean pass)');
-  return lines.join('\n');
+  return lines.map((line) => line.trimEnd()).join('\n');
 }
 
 /** True when every count of the pass is zero. */
