@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import pg from 'pg';
 import { type NatsServer, startNats } from './harness/nats.js';
 import { type PostgresServer, startPostgres } from './harness/postgres.js';
 import { waitFor, WaitTimeoutError } from './harness/wait.js';
@@ -74,6 +75,26 @@ describe('integration harness', () => {
       'SELECT slot_name, plugin FROM pg_replication_slots',
     );
     assert.deepEqual(slots, [{ slot_name: 'harness_slot', plugin: 'pgoutput' }]);
+  });
+
+  test('postgres: restart (fast) ends open sessions, rolls back their open transaction and keeps the data', async () => {
+    // GIVEN a committed row and a session with an open transaction
+    await postgres.query('CREATE TABLE harness_restart (id int PRIMARY KEY)');
+    await postgres.query('INSERT INTO harness_restart VALUES (1)');
+    const open = new pg.Client({ connectionString: postgres.connectionString });
+    open.on('error', () => undefined);
+    await open.connect();
+    await open.query('BEGIN');
+    await open.query('INSERT INTO harness_restart VALUES (2)');
+
+    // WHEN postgres restarts
+    await postgres.restart();
+
+    // THEN the open session is gone, its transaction rolled back, and the committed row is kept
+    await assert.rejects(open.query('COMMIT'));
+    await open.end().catch(() => undefined);
+    assert.equal(postgres.running, true);
+    assert.deepEqual(await postgres.query('SELECT id FROM harness_restart'), [{ id: 1 }]);
   });
 
   test('postgres: createDatabase returns a working connection string', async () => {

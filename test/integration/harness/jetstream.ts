@@ -34,7 +34,7 @@ export interface StoredEvent {
   };
 }
 
-/** Creates a file-backed stream on `subjects` (duplicate window: 2 minutes unless given). */
+/** Creates a file-backed stream on `subjects`; its duplicate window is 2 minutes unless `duplicateWindowMs` says otherwise. */
 export async function createStream(
   nc: NatsConnection,
   name: string,
@@ -42,8 +42,8 @@ export async function createStream(
   options: { duplicateWindowMs?: number } = {},
 ): Promise<void> {
   const jsm = await jetstreamManager(nc);
-  const windowMs = options.duplicateWindowMs ?? 120_000;
-  await jsm.streams.add({ name, subjects, storage: StorageType.File, duplicate_window: windowMs * 1e6 });
+  const windowNanos = (options.duplicateWindowMs ?? 120_000) * 1e6;
+  await jsm.streams.add({ name, subjects, storage: StorageType.File, duplicate_window: windowNanos });
 }
 
 /** Number of messages the stream holds. */

@@ -83,6 +83,11 @@ export interface PostgresServer {
   start(): Promise<void>;
   /** Stops the server cleanly (fast shutdown) and keeps its data; does nothing if it is stopped. */
   stop(): Promise<void>;
+  /**
+   * Restarts the running server with `pg_ctl restart -m fast`: every client is disconnected (open
+   * transactions roll back), the data is kept, and it resolves once the server accepts connections.
+   */
+  restart(): Promise<void>;
   /** Kills the postmaster and all its children with SIGKILL, as a crash would, and waits until they are gone. */
   kill9(): Promise<void>;
   /** Stops the server and deletes its temp dir. */
@@ -208,14 +213,31 @@ class Cluster implements PostgresServer {
   }
 
   async start(): Promise<void> {
+    if (this.running) return;
+    await this.pgCtl('start');
+  }
+
+  async restart(): Promise<void> {
+    if (!this.running) throw new Error('postgres is not running; start() it instead');
+    try {
+      await this.pgCtl('restart', ['-m', 'fast']);
+    } catch (error) {
+      // Stopped but not started again, or not stopped at all: the pid file tells which.
+      this.running = existsSync(join(this.dataDir, 'postmaster.pid'));
+      throw error;
+    }
+  }
+
+  /** `pg_ctl start` or `restart`, waiting until the server accepts connections. */
+  private async pgCtl(action: 'start' | 'restart', extra: string[] = []): Promise<void> {
     // A test cancelled by the runner keeps running in the background; it must not bring back a
     // server after `after()` disposed it, where no exit hook would stop it any more.
     if (this.disposed) throw new Error('postgres was disposed');
-    if (this.running) return;
     const seconds = Math.ceil((this.options.startTimeoutMs ?? 30_000) / 1000);
     try {
       await this.run('pg_ctl', [
-        'start',
+        action,
+        ...extra,
         '-w',
         '-t',
         String(seconds),
@@ -225,9 +247,12 @@ class Cluster implements PostgresServer {
         this.logFile,
       ]);
     } catch (error) {
-      throw new Error(`postgres did not start on port ${this.port}; log tail:\n${logTail(this.logFile)}`, {
-        cause: error,
-      });
+      throw new Error(
+        `postgres did not ${action} on port ${this.port}; log tail:\n${logTail(this.logFile)}`,
+        {
+          cause: error,
+        },
+      );
     }
     this.running = true;
   }
