@@ -19,6 +19,7 @@ import {
   type Subscription,
 } from '@nats-io/transport-node';
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { putAscii, putBytes, putDecimal } from '../bytes.js';
 import type { EventSeq } from '../checkpoint/checkpointer.js';
 import { PublishError } from '../errors.js';
@@ -36,6 +37,7 @@ import {
   readStreamTails,
   SLOT_HEADER,
   StreamShareError,
+  StreamUnavailableError,
   subjectMatches,
   type StreamTail,
 } from './stream-tail.js';
@@ -456,6 +458,12 @@ export class JetStreamSink implements Sink {
   }
 }
 
+/** How long a session start waits for JetStream's answers, and for how long it asks again. */
+const FIRST_LOOKUP_TIMEOUT_MS = 1000;
+const UNAVAILABLE_RETRY_MS = 400;
+const UNAVAILABLE_PAUSE_MS = 100;
+const UNAVAILABLE_LIMIT_MS = 60_000;
+
 /** JetStream's error codes for a publish whose stream does not end as its `Nats-Expected-Last-…` says. */
 const WRONG_LAST_MSG_ID = 10070;
 const WRONG_LAST_SEQUENCE = 10071;
@@ -491,6 +499,28 @@ export class JetStreamSinkFactory implements SinkFactory {
     private readonly settings: JetStreamSettings,
     private readonly log: Logger,
   ) {}
+
+  /**
+   * The streams' tails. While JetStream does not answer (a cluster electing the stream's leader),
+   * asks again at once with a short timeout, so that the session starts within about half a second
+   * of a leader existing; after `UNAVAILABLE_LIMIT_MS` the last error ends the attempt.
+   */
+  private async readTails(scope: SinkScope): Promise<StreamTail[]> {
+    const started = Date.now();
+    let timeoutMs = Math.min(this.settings.ackTimeoutMs, FIRST_LOOKUP_TIMEOUT_MS);
+    for (;;) {
+      try {
+        return await readStreamTails(this.nc, scope.topicPrefix, scope.source, { timeoutMs });
+      } catch (err) {
+        if (!(err instanceof StreamUnavailableError) || Date.now() - started > UNAVAILABLE_LIMIT_MS)
+          throw err;
+        if (timeoutMs !== UNAVAILABLE_RETRY_MS)
+          this.log.warn({ err }, 'jetstream does not answer: asking again');
+        timeoutMs = UNAVAILABLE_RETRY_MS;
+        await sleep(UNAVAILABLE_PAUSE_MS);
+      }
+    }
+  }
 
   async open(listener: SinkListener, scope: SinkScope): Promise<Sink> {
     const { ackTimeoutMs, stream } = this.settings;

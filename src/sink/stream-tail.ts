@@ -148,25 +148,39 @@ function isOurs(id: string, slot: string, source: SourceIdentity): boolean {
   return namespace === source.namespace && (slot === '' || slot === source.slot);
 }
 
+/**
+ * JetStream did not answer a lookup (no leader for the stream in a cluster, or a server that does
+ * not answer): worth asking again soon. Retryable.
+ */
+export class StreamUnavailableError extends PublishError {}
+
 /** JetStream's error code for "JetStream cluster not available" (no leader to answer). */
 const CLUSTER_NOT_AVAILABLE = 10008;
 
 /** A retryable error for a failed lookup that names the likely cause. */
 function lookupError(what: string, cause: unknown, stream?: string): PublishError {
   const detail = cause instanceof Error ? cause.message : String(cause);
-  let hint = '';
   if (cause instanceof JetStreamApiError && cause.code === CLUSTER_NOT_AVAILABLE) {
-    hint =
-      ': the JetStream cluster has no leader for it (an election is under way, or too few servers are up)';
-  } else if (/permissions violation/i.test(detail)) {
-    hint =
-      ': the NATS user needs permission to subscribe to _pgw.> and to publish to $JS.API.STREAM.NAMES, ' +
-      '$JS.API.STREAM.INFO.* and $JS.API.STREAM.MSG.GET.* (pgwalstreams reads the last stored event of ' +
-      'each stream when a session starts)';
-  } else if (/timeout|no responders|503/i.test(detail)) {
-    hint = stream
-      ? `: stream ${stream} did not answer (in a JetStream cluster: it has no leader right now)`
-      : ': JetStream did not answer (is it enabled on the NATS server?)';
+    return new StreamUnavailableError(
+      `${what}: the JetStream cluster has no leader for it (an election is under way, or too few servers are up) (${detail})`,
+      { cause },
+    );
   }
-  return new PublishError(`${what}${hint} (${detail})`, { cause });
+  if (/permissions violation/i.test(detail)) {
+    return new PublishError(
+      `${what}: the NATS user needs permission to subscribe to _pgw.> and to publish to $JS.API.STREAM.NAMES, ` +
+        '$JS.API.STREAM.INFO.* and $JS.API.STREAM.MSG.GET.* (pgwalstreams reads the last stored event of ' +
+        `each stream when a session starts) (${detail})`,
+      { cause },
+    );
+  }
+  if (/timeout|timed out|no responders|503|not enabled/i.test(detail)) {
+    return new StreamUnavailableError(
+      stream
+        ? `${what}: stream ${stream} did not answer (in a JetStream cluster: it has no leader right now) (${detail})`
+        : `${what}: JetStream did not answer (is it enabled on the NATS server? in a cluster: is there a meta leader?) (${detail})`,
+      { cause },
+    );
+  }
+  return new PublishError(`${what} (${detail})`, { cause });
 }
