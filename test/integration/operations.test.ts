@@ -276,8 +276,8 @@ describe('operations', () => {
     /** The service's own count of events published and not yet acknowledged (set every 500 ms). */
     const inFlight = async () => metric((await get(port, '/metrics')).body, 'pgwalstreams_inflight_events');
     try {
-      // GIVEN a change published while nats-server is down: its PubAck cannot come
-      await s.nats.stop();
+      // GIVEN a change published while nats-server is paused: its PubAck cannot come
+      s.nats.pause();
       const before = await confirmedFlush(s, names.slot);
       await s.pg.query('INSERT INTO ops VALUES (777, 7)');
       await waitFor(async () => (await inFlight()) === 1 || undefined, {
@@ -303,7 +303,48 @@ describe('operations', () => {
       assert.equal(await confirmedFlush(s, names.slot), before);
     } finally {
       await service.dispose();
-      await s.nats.start();
+      s.nats.resume();
+      await waitForConnection(s.nc);
+      await s.pg.query('TRUNCATE ops');
+    }
+  });
+
+  test('readiness means events are stored: nats-server paused, not ready (metric and log say why), ready again', async () => {
+    const names = await freshNames(s);
+    const { port, service } = await startWithHttp(names, { nats: { ackTimeout: '30s' } });
+    const ready = async (reason: string) =>
+      metric((await get(port, '/metrics')).body, 'pgwalstreams_ready', `reason="${reason}"`);
+    try {
+      await waitFor(async () => (await get(port, '/readyz')).status === 200 || undefined, { what: 'ready' });
+      assert.equal(await ready('replicating'), 1);
+      // WHEN nats-server is paused (its connection stays open) while a change waits for its PubAck
+      s.nats.pause();
+      await s.pg.query('INSERT INTO ops VALUES (888, 8)');
+      // THEN the service is not ready long before the ack timeout, and says why
+      const notReady = await waitFor(
+        async () => {
+          const r = await get(port, '/readyz');
+          return r.status === 503 ? r : undefined;
+        },
+        { what: 'not ready while nats-server is paused', timeoutMs: 15_000 },
+      );
+      assert.match(notReady.body, /^(nats connected but not answering|pubacks overdue)/);
+      const line = await service.waitForLog(/^not ready: /);
+      assert.ok(['nats_not_answering', 'pubacks_overdue'].includes(line['reason'] as string));
+      assert.equal(await ready(line['reason'] as string), 1);
+      assert.equal(await ready('replicating'), 0);
+      assert.equal((await get(port, '/healthz')).status, 200);
+      // WHEN it goes on
+      s.nats.resume();
+      // THEN the event is stored and the service is ready again
+      await waitForCount(s.nc, names.stream, 1, 30_000);
+      await waitFor(async () => (await get(port, '/readyz')).status === 200 || undefined, {
+        what: 'ready again',
+      });
+      await service.waitForLog('ready: events are being stored');
+    } finally {
+      s.nats.resume();
+      await service.dispose();
       await waitForConnection(s.nc);
       await s.pg.query('TRUNCATE ops');
     }
