@@ -15,13 +15,19 @@ export interface Waiting {
   sentAt: number;
 }
 
+/** A straggler: also the stream sequence it expected its stream to end with. */
+interface Straggler extends Waiting {
+  expected: number;
+}
+
 export class InFlight {
   private readonly mask: number;
   /** Sequence number held by each slot; 0 for a free slot (sequence numbers start at 1). */
   private readonly seqs: Float64Array;
   private readonly sentAt: Float64Array;
+  private readonly expected: Float64Array;
   private readonly subjects: (string | undefined)[];
-  private readonly stragglers = new Map<number, Waiting>();
+  private readonly stragglers = new Map<number, Straggler>();
   private inRing = 0;
   /** No event in the ring has a lower sequence number. */
   private oldestSeq = 1;
@@ -33,6 +39,7 @@ export class InFlight {
     this.mask = size - 1;
     this.seqs = new Float64Array(size);
     this.sentAt = new Float64Array(size);
+    this.expected = new Float64Array(size);
     this.subjects = new Array<string | undefined>(size).fill(undefined);
   }
 
@@ -41,16 +48,24 @@ export class InFlight {
     return this.inRing + this.stragglers.size;
   }
 
-  /** Records event `seq` (≥ 1, greater than every earlier one) sent to `subject` at `sentAt`. */
-  add(seq: number, subject: string, sentAt: number): void {
+  /**
+   * Records event `seq` (≥ 1, greater than every earlier one) sent to `subject` at `sentAt`,
+   * expecting its stream to end with sequence `expected`.
+   */
+  add(seq: number, subject: string, sentAt: number, expected = 0): void {
     const i = seq & this.mask;
     const held = this.seqs[i]!;
     if (held !== 0) {
-      this.stragglers.set(held, { subject: this.subjects[i]!, sentAt: this.sentAt[i]! });
+      this.stragglers.set(held, {
+        subject: this.subjects[i]!,
+        sentAt: this.sentAt[i]!,
+        expected: this.expected[i]!,
+      });
       this.inRing--;
     }
     this.seqs[i] = seq;
     this.sentAt[i] = sentAt;
+    this.expected[i] = expected;
     this.subjects[i] = subject;
     this.inRing++;
   }
@@ -59,6 +74,12 @@ export class InFlight {
   subjectOf(seq: number): string | undefined {
     const i = seq & this.mask;
     return this.seqs[i] === seq ? this.subjects[i] : this.stragglers.get(seq)?.subject;
+  }
+
+  /** The stream sequence event `seq` expected, if it is waiting, else -1. */
+  expectedOf(seq: number): number {
+    const i = seq & this.mask;
+    return this.seqs[i] === seq ? this.expected[i]! : (this.stragglers.get(seq)?.expected ?? -1);
   }
 
   /** Stops waiting for event `seq`; returns when it was sent, or -1 if it was not waiting. */
@@ -79,7 +100,7 @@ export class InFlight {
   /** The event waiting longest, if any. */
   oldest(): Waiting | undefined {
     const first = this.stragglers.values().next();
-    if (!first.done) return first.value;
+    if (!first.done) return { subject: first.value.subject, sentAt: first.value.sentAt };
     if (this.inRing === 0) return undefined;
     while (this.seqs[this.oldestSeq & this.mask] !== this.oldestSeq) this.oldestSeq++;
     const i = this.oldestSeq & this.mask;

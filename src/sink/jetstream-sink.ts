@@ -11,7 +11,9 @@
  * stream (no responders), an error PubAck or a PubAck that does not arrive within the ack
  * timeout is reported once, as a `PublishError`, and the sink stops accepting events.
  */
+import { jetstreamManager } from '@nats-io/jetstream';
 import {
+  headers as natsHeaders,
   PermissionViolationError,
   type Msg,
   type NatsConnection,
@@ -24,7 +26,7 @@ import { putAscii, putBytes, putDecimal } from '../bytes.js';
 import type { EventSeq } from '../checkpoint/checkpointer.js';
 import { PublishError } from '../errors.js';
 import type { EventMeta } from '../event/change-event.js';
-import { eventId, writeEventId, type TransactionIdPrefix } from '../event/event-id.js';
+import { eventId, writeEventId } from '../event/event-id.js';
 import { JsonBytes, utf8 } from '../event/json-bytes.js';
 import type { Logger } from '../ops/log.js';
 import { HpubBatch } from './hpub-batch.js';
@@ -38,6 +40,7 @@ import {
   SLOT_HEADER,
   StreamShareError,
   StreamUnavailableError,
+  isSourceMessage,
   subjectMatches,
   type StreamTail,
 } from './stream-tail.js';
@@ -54,7 +57,6 @@ export const Header = {
   Transactional: 'Pgwalstreams-Transactional',
   Slot: SLOT_HEADER,
   ExpectedLastSeq: 'Nats-Expected-Last-Sequence',
-  ExpectedLastMsgId: 'Nats-Expected-Last-Msg-Id',
 } as const;
 
 /** Options of the sink. */
@@ -77,7 +79,6 @@ const XID = utf8(`\r\n${Header.Xid}: `);
 const NOT_TRANSACTIONAL = utf8(`\r\n${Header.Transactional}: false`);
 const POSITION = utf8(`\r\n${Header.Position}: `);
 const EXPECTED_LAST_SEQ = utf8(`\r\n${Header.ExpectedLastSeq}: `);
-const EXPECTED_LAST_MSG_ID = utf8(`\r\n${Header.ExpectedLastMsgId}: `);
 const END = utf8('\r\n\r\n');
 /** The fixed parts of a header section, two ids (36 bytes each) and two numbers (16 bytes each), at most. */
 const HEADER_BYTES =
@@ -85,20 +86,10 @@ const HEADER_BYTES =
   LSN.length +
   NOT_TRANSACTIONAL.length +
   POSITION.length +
-  Math.max(EXPECTED_LAST_SEQ.length + 16, EXPECTED_LAST_MSG_ID.length + 36) +
+  EXPECTED_LAST_SEQ.length +
   END.length +
   36 +
-  32;
-
-/**
- * What the stream must end with for an event to be stored: the event published before it to the
- * same stream (`lastId`, `lastIdNumber`), or, for the first event of a session, sequence `lastSeq`.
- */
-export interface Expectation {
-  lastSeq: number;
-  lastId: TransactionIdPrefix | null;
-  lastIdNumber: number;
-}
+  48;
 
 /** `\r\nPgwalstreams-Slot: <slot>`, the part of every header section that names the source. */
 export function slotHeaderLine(slot: string): Buffer {
@@ -107,15 +98,15 @@ export function slotHeaderLine(slot: string): Buffer {
 
 /**
  * Writes the header section of an event into `out` (from its start) and returns it:
- * `Nats-Msg-Id`, the transaction metadata, the slot line (`slotHeaderLine`) and what the stream
- * must end with: `Nats-Expected-Last-Msg-Id`, or `Nats-Expected-Last-Sequence` when no event was
- * published to the stream before (`Expectation`). ASCII only (ids, LSNs, numbers and a slot name).
+ * `Nats-Msg-Id`, the transaction metadata, the slot line (`slotHeaderLine`) and
+ * `Nats-Expected-Last-Sequence`, the stream sequence the stream must end with for the event to be
+ * stored. ASCII only (ids, LSNs, numbers and a slot name).
  */
 export function writeHeaderBlock(
   out: JsonBytes,
   meta: EventMeta,
   slotLine: Buffer,
-  expect: Expectation,
+  expectedLastSeq: number,
 ): Buffer {
   out.reset();
   out.ensure(HEADER_BYTES + meta.lsn.length + slotLine.length);
@@ -135,13 +126,8 @@ export function writeHeaderBlock(
     p = putDecimal(buf, p, meta.position);
   }
   p = putBytes(buf, p, slotLine);
-  if (expect.lastId === null) {
-    p = putBytes(buf, p, EXPECTED_LAST_SEQ);
-    p = putDecimal(buf, p, expect.lastSeq);
-  } else {
-    p = putBytes(buf, p, EXPECTED_LAST_MSG_ID);
-    p = writeEventId(expect.lastId, expect.lastIdNumber, buf, p);
-  }
+  p = putBytes(buf, p, EXPECTED_LAST_SEQ);
+  p = putDecimal(buf, p, expectedLastSeq);
   out.pos = putBytes(buf, p, END);
   return out.view();
 }
@@ -189,8 +175,10 @@ export function replySeq(msg: Msg, from: number): number {
 }
 
 /** The order chain of one stream during a session: what its next event must follow. */
-interface StreamState extends Expectation {
+interface StreamState {
   readonly name: string;
+  /** The sequence the stream must end with for the next event to be stored. */
+  expected: number;
   /** Set for a stream another publisher writes to: publishing to it fails with this. */
   readonly foreign: StreamShareError | undefined;
   /** Events up to this id are stored already (from an earlier session) and not sent; null once passed. */
@@ -212,6 +200,12 @@ export interface SinkStart {
   slotLine: Buffer;
   /** Skip events already stored (false when the slot was just created: nothing can be replayed). */
   skipStored: boolean;
+  /**
+   * Told when a refusal shows the stream longer than this session made it: the messages from `from`
+   * to `to` were stored by someone else, or by an earlier session late (`JetStreamSinkFactory`
+   * looks at them before the next session).
+   */
+  suspect(stream: string, from: number, to: number): void;
 }
 
 /** A JetStream publisher for one replication session. */
@@ -245,9 +239,7 @@ export class JetStreamSink implements Sink {
       state: {
         name: t.name,
         foreign: t.foreign,
-        lastSeq: t.lastSeq,
-        lastId: null,
-        lastIdNumber: 0,
+        expected: t.lastSeq,
         skipThrough: start.skipStored ? (t.last?.id ?? null) : null,
         skipped: 0,
       },
@@ -305,7 +297,7 @@ export class JetStreamSink implements Sink {
     if (stream.foreign) return this.fail(stream.foreign);
     if (stream.skipThrough !== null && this.alreadyStored(stream, seq, meta)) return;
     const max = this.nc.info?.max_payload ?? Infinity;
-    const headers = writeHeaderBlock(this.headers, meta, this.start.slotLine, stream);
+    const headers = writeHeaderBlock(this.headers, meta, this.start.slotLine, stream.expected);
     const size = this.batch.add(target.bytes, this.inboxBytes, seq, headers, payload, max);
     if (size > max) {
       this.fail(
@@ -317,9 +309,8 @@ export class JetStreamSink implements Sink {
       );
       return;
     }
-    stream.lastId = meta.idPrefix;
-    stream.lastIdNumber = meta.idNumber;
-    this.pending.add(seq, subject, Date.now());
+    this.pending.add(seq, subject, Date.now(), stream.expected);
+    stream.expected++;
   }
 
   /**
@@ -427,7 +418,13 @@ export class JetStreamSink implements Sink {
         return;
       }
       if (parsed.error || typeof parsed.seq !== 'number') {
-        this.fail(refusal(subject, this.target(subject).stream?.name, parsed.error));
+        const stream = this.target(subject).stream?.name;
+        const last = /wrong last sequence: (\d+)/.exec(parsed.error?.description ?? '');
+        const expected = this.pending.expectedOf(seq);
+        if (stream && last && parsed.error?.err_code === WRONG_LAST_SEQUENCE && Number(last[1]) > expected) {
+          this.start.suspect(stream, expected + 1, Number(last[1]));
+        }
+        this.fail(refusal(subject, stream, parsed.error));
         return;
       }
     }
@@ -458,6 +455,12 @@ export class JetStreamSink implements Sink {
   }
 }
 
+/** Messages read at most per suspect range (the rest of a long range is not looked at). */
+const MAX_SUSPECTS_READ = 1000;
+
+/** The header of the stop marker published to a stream another publisher writes to. */
+export const STOP_HEADER = 'Pgwalstreams-Stop';
+
 /** How long a session start waits for JetStream's answers, and for how long it asks again. */
 const FIRST_LOOKUP_TIMEOUT_MS = 1000;
 const UNAVAILABLE_RETRY_MS = 400;
@@ -465,15 +468,14 @@ const UNAVAILABLE_PAUSE_MS = 100;
 const UNAVAILABLE_LIMIT_MS = 60_000;
 
 /** JetStream's error codes for a publish whose stream does not end as its `Nats-Expected-Last-…` says. */
-const WRONG_LAST_MSG_ID = 10070;
 const WRONG_LAST_SEQUENCE = 10071;
 
 /** The error for a PubAck that refuses an event. */
 function refusal(subject: string, stream: string | undefined, e: PubAckBody['error']): PublishError {
-  if (e?.err_code === WRONG_LAST_SEQUENCE || e?.err_code === WRONG_LAST_MSG_ID) {
+  if (e?.err_code === WRONG_LAST_SEQUENCE) {
     return new PublishError(
-      `stream ${stream} refused an event on ${subject} because the stream does not end with the event ` +
-        `published before it (${e.description}): an earlier event was not stored (or another publisher ` +
+      `stream ${stream} refused an event on ${subject} because the stream does not end with the sequence ` +
+        `the event expected (${e.description}): an earlier event was not stored (or another publisher ` +
         'wrote to the stream), and no event is stored ahead of a missing one: the session ends and ' +
         'resumes from the slot',
       { subject },
@@ -500,6 +502,42 @@ export class JetStreamSinkFactory implements SinkFactory {
     private readonly log: Logger,
   ) {}
 
+  /** The streams found under each prefix by the last session start, for when listing them fails. */
+  private readonly knownNames = new Map<string, string[]>();
+
+  /** Stream ranges a refusal showed stored by someone other than the session that expected them. */
+  private suspects: { stream: string; from: number; to: number }[] = [];
+
+  /**
+   * Looks at the messages a refusal showed in a stream beyond what the session expected. Messages
+   * of this source are an earlier session's, stored late: harmless. Any other message means another
+   * publisher writes to the stream, so events of this session may have been stored after a missing
+   * one: a stop marker is published to the stream (a message of no source, so that every later
+   * start refuses the stream, `stream-tail.ts`) and the service stops with a `StreamShareError`.
+   */
+  private async checkSuspects(scope: SinkScope): Promise<void> {
+    const suspects = this.suspects.splice(0);
+    if (suspects.length === 0) return;
+    const jsm = await jetstreamManager(this.nc, { checkAPI: false });
+    for (const { stream, from, to } of suspects) {
+      for (let seq = from; seq <= Math.min(to, from + MAX_SUSPECTS_READ - 1); seq++) {
+        const msg = await jsm.streams.getMessage(stream, { seq }).catch(() => null);
+        if (!msg || isSourceMessage(msg, scope.source)) continue;
+        const why =
+          `stream ${stream} holds a message of another publisher (sequence ${seq}, subject ${msg.subject}) ` +
+          'among the events of this pgwalstreams, so some of its events may have been stored after one ' +
+          'that is missing: the stream cannot be trusted. A stop marker was published to it, and pgwalstreams ' +
+          'refuses the stream until it is purged or replaced: give other publishers a stream of their own, ' +
+          'then purge this stream (and let consumers start again) or give pgwalstreams a new one';
+        const h = natsHeaders();
+        h.set(STOP_HEADER, 'another publisher wrote to this stream');
+        this.nc.publish(msg.subject, why, { headers: h });
+        await this.nc.flush();
+        throw new StreamShareError(why);
+      }
+    }
+  }
+
   /**
    * The streams' tails. While JetStream does not answer (a cluster electing the stream's leader),
    * asks again at once with a short timeout, so that the session starts within about half a second
@@ -510,7 +548,15 @@ export class JetStreamSinkFactory implements SinkFactory {
     let timeoutMs = Math.min(this.settings.ackTimeoutMs, FIRST_LOOKUP_TIMEOUT_MS);
     for (;;) {
       try {
-        return await readStreamTails(this.nc, scope.topicPrefix, scope.source, { timeoutMs });
+        const tails = await readStreamTails(this.nc, scope.topicPrefix, scope.source, {
+          timeoutMs,
+          knownNames: this.knownNames.get(scope.topicPrefix),
+        });
+        this.knownNames.set(
+          scope.topicPrefix,
+          tails.map((t) => t.name),
+        );
+        return tails;
       } catch (err) {
         if (!(err instanceof StreamUnavailableError) || Date.now() - started > UNAVAILABLE_LIMIT_MS)
           throw err;
@@ -530,9 +576,8 @@ export class JetStreamSinkFactory implements SinkFactory {
     if (stream && (await ensureStream(this.nc, stream))) {
       this.log.info({ stream: stream.name }, 'jetstream stream created');
     }
-    const tails = await readStreamTails(this.nc, scope.topicPrefix, scope.source, {
-      timeoutMs: ackTimeoutMs,
-    });
+    const tails = await this.readTails(scope);
+    await this.checkSuspects(scope);
     for (const t of tails) {
       this.log.info(
         { stream: t.name, lastSeq: t.lastSeq, lastEvent: t.last?.id ?? null },
@@ -546,6 +591,7 @@ export class JetStreamSinkFactory implements SinkFactory {
         );
       }
     }
+    const suspect = (stream: string, from: number, to: number) => this.suspects.push({ stream, from, to });
     return new JetStreamSink(
       this.nc,
       this.link,
@@ -557,6 +603,7 @@ export class JetStreamSinkFactory implements SinkFactory {
         tails,
         slotLine: slotHeaderLine(scope.source.slot),
         skipStored: scope.replay,
+        suspect,
       },
       this.log,
     );

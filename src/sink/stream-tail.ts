@@ -16,7 +16,12 @@
  * keep the order chain, and the first event the session would publish to it ends the service with a
  * `StreamShareError`.
  */
-import { JetStreamApiError, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import {
+  JetStreamApiError,
+  jetstreamManager,
+  type JetStreamManager,
+  type StoredMsg,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { PgwalstreamsError, PublishError } from '../errors.js';
 import { decodeEventId } from '../event/event-id.js';
@@ -68,6 +73,11 @@ export function subjectMatches(pattern: string, subject: string): boolean {
 /** How the lookup asks JetStream: its request timeout. */
 export interface TailLookupOptions {
   timeoutMs: number;
+  /**
+   * The streams an earlier lookup found, used when listing them fails for want of an answer (in a
+   * cluster, listing needs the meta leader, reading a stream only the stream's leader).
+   */
+  knownNames?: readonly string[] | undefined;
 }
 
 /**
@@ -92,7 +102,9 @@ export async function readStreamTails(
     names = [];
     for await (const name of jsm.streams.names(filter)) names.push(name);
   } catch (cause) {
-    throw lookupError(`listing the streams that capture ${filter} failed`, cause);
+    const err = lookupError(`listing the streams that capture ${filter} failed`, cause);
+    if (!(err instanceof StreamUnavailableError) || !options.knownNames?.length) throw err;
+    names = [...options.knownNames];
   }
   return Promise.all(names.map((name) => readTail(jsm, name, source)));
 }
@@ -117,8 +129,7 @@ async function readTail(jsm: JetStreamManager, name: string, source: SourceIdent
   }
   if (!msg) return { name, subjects, lastSeq, last: null, lastGone: true };
   const id = msg.header?.get('Nats-Msg-Id') ?? '';
-  const slot = msg.header?.get(SLOT_HEADER) ?? '';
-  if (!isOurs(id, slot, source)) {
+  if (!isSourceMessage(msg, source)) {
     return {
       name,
       subjects,
@@ -135,6 +146,11 @@ async function readTail(jsm: JetStreamManager, name: string, source: SourceIdent
     };
   }
   return { name, subjects, lastSeq, last: { id, seq: lastSeq }, lastGone: false };
+}
+
+/** True for a stored message of `source`: see the module comment. */
+export function isSourceMessage(msg: StoredMsg, source: SourceIdentity): boolean {
+  return isOurs(msg.header?.get('Nats-Msg-Id') ?? '', msg.header?.get(SLOT_HEADER) ?? '', source);
 }
 
 /** True for an event id of this database whose slot header (when present) names this slot. */

@@ -122,31 +122,52 @@ describe('delivery under faults', () => {
     }
   });
 
-  test('another publisher writes into the stream mid-stream: nothing of ours is stored after its message', async () => {
+  test('another publisher writes into the stream mid-stream: the service stops, marks the stream, and refuses it after', async () => {
     // GIVEN the service streaming a backlog into its stream
     const names = await setup('m_items');
-    const service = await startService(serviceConfig(s, names));
+    const config = serviceConfig(s, names);
+    const service = await startService(config);
     try {
       for (let tx = 1; tx <= 20; tx++) await insertTx(s, 'm_items', tx, 2000, (tx - 1) * 2000 + 1);
       await waitForCount(s.nc, names.stream, 2_000);
 
       // WHEN another client publishes into the same stream, and more changes follow
-      const foreign = await jetstream(s.nc).publish(`${names.prefix}.elsewhere`, '{}');
+      await jetstream(s.nc).publish(`${names.prefix}.elsewhere`, '{}');
       await insertTx(s, 'm_items', 21, 10, 40_001);
 
-      // THEN the service's next event is refused, and the next session refuses the stream
+      // THEN the service's next event is refused, and before the next session it finds the other
+      // publisher's message, marks the stream and stops
       const failed = await service.waitForLog('replication session failed, retrying', 30_000);
       assert.match(
         (failed['err'] as { message: string }).message,
-        /^stream .* refused an event on .* does not end with the event published before it/,
+        /^stream .* refused an event on .* does not end with the sequence the event expected/,
       );
-      await service.waitForLog(/^stream .* captures subjects of this pgwalstreams/, 30_000);
-      const exit = await service.exited;
-      assert.equal(exit.code, 1);
+      await service.waitForLog(
+        /^stream .* holds a message of another publisher .* A stop marker was published/,
+        30_000,
+      );
+      assert.equal((await service.exited).code, 1);
       const events = await readStream(s.nc, names.stream);
-      assert.equal(events.at(-1)?.seq, foreign.seq, 'nothing was stored after the foreign message');
+      assert.equal(events.at(-1)?.msgId, '', 'the last message is the stop marker');
+      assert.match(events.at(-1)?.raw ?? '', /another publisher/);
     } finally {
       await service.dispose();
+    }
+    // AND a new start refuses the stream at its first event
+    const again = await startService(config);
+    try {
+      await insertTx(s, 'm_items', 22, 1, 50_001);
+      assert.equal((await again.exited).code, 1);
+      assert.ok(
+        again.logs.some((l) =>
+          /captures subjects of this pgwalstreams, but its last message .* was not published by it/.test(
+            l.msg,
+          ),
+        ),
+        'the stream is refused',
+      );
+    } finally {
+      await again.dispose();
     }
   });
 });
