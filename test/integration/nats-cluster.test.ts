@@ -4,9 +4,15 @@
  * acknowledged message, once and in order, when its leader is killed with SIGKILL and another
  * node takes over; a retry with the same Nats-Msg-Id after a failed publish stores nothing twice;
  * and `Nats-Expected-Last-Sequence` is enforced by the replicated stream as by a single server.
+ *
+ * It also pins a fault of nats-server 2.9.10 that pgwalstreams' `Nats-Expected-Last-Msg-Id` chain
+ * meets (docs/RELIABILITY.md, "Replicas left behind"): a follower restarted after a kill -9 may no
+ * longer store such messages, while its leader counts it current. When this test fails, the
+ * server no longer does so: update that section, and the cluster pass's defaults (args.ts).
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   JetStreamApiError,
   type JetStreamClient,
@@ -15,7 +21,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection, RequestError, TimeoutError } from '@nats-io/transport-node';
-import { readStream } from './harness/jetstream.js';
+import { createStream, readStream } from './harness/jetstream.js';
 import {
   type NatsCluster,
   startNatsCluster,
@@ -52,12 +58,14 @@ describe('JetStream cluster on loopback', () => {
     assert.ok(!cluster.urls.includes('nats://127.0.0.1:4222'), 'not the machine’s default nats-server');
     assert.ok(['n1', 'n2', 'n3'].includes((await cluster.metaLeader()) ?? ''), 'a meta leader exists');
 
-    // nodeOf names the node a client is connected to, as that node's INFO says
+    // nodeOf names the node a client is connected to, as that node's INFO says; nodesWithClient
+    // finds it by the client's name in the nodes' connz
     for (const node of cluster.nodes) {
-      const one = await connect({ servers: node.url, reconnect: false });
+      const one = await connect({ servers: node.url, reconnect: false, name: `harness-${node.name}` });
       try {
         assert.equal(cluster.nodeOf(one), node);
         assert.equal(cluster.nodeByName(node.name), node);
+        assert.deepEqual(await cluster.nodesWithClient(`harness-${node.name}`), [node]);
       } finally {
         await one.close();
       }
@@ -195,7 +203,72 @@ describe('JetStream cluster on loopback', () => {
       await client.close();
     }
   });
+
+  // Last: it leaves a replica behind, and the stream led by it.
+  test('nats-server 2.9.10: a follower back from kill -9 refuses messages chained by Nats-Expected-Last-Msg-Id, counted current; led by it, the stream loses them', async (t) => {
+    // GIVEN an R3 stream with a 100 ms duplicate window, 50 messages each expecting the one
+    // before it, and a client on the stream's leader only
+    await cluster.waitForMeta();
+    await createStream(nc, 'CLU_CHAIN', ['cluchain.>'], { replicas: 3, duplicateWindowMs: 100 });
+    await waitForStreamReplicas(nc, 'CLU_CHAIN', 3);
+    const leader = (await waitForStreamLeader(nc, 'CLU_CHAIN')).name;
+    const client = await connect({ servers: cluster.nodeByName(leader).url });
+    try {
+      const js = jetstream(client);
+      await publishChain(js, 'cluchain.a', 1, 50);
+
+      // WHEN a follower is killed with SIGKILL, 50 more are published, and it starts again (its
+      // last message now older than the duplicate window), and 50 more are published
+      const follower = cluster.nodes.find((node) => node.name !== leader)!;
+      const other = cluster.nodes.find((node) => node.name !== leader && node !== follower)!;
+      await follower.kill9();
+      await publishChain(js, 'cluchain.a', 51, 100);
+      await follower.start();
+      const info = await waitForStreamReplicas(client, 'CLU_CHAIN', 3);
+      await publishChain(js, 'cluchain.a', 101, 150);
+      await delay(1000);
+
+      // THEN the leader counts it current, yet its replica stays at the 50 it had when killed
+      // (its log: "last msgid mismatch: "m-50" vs """ for each one after), while the others hold 150
+      assert.ok(info.cluster?.replicas?.some((peer) => peer.name === follower.name && peer.current));
+      const states = await cluster.replicaStates('CLU_CHAIN');
+      assert.equal(states.get(leader)?.last_seq, 150);
+      assert.equal(states.get(other.name)?.last_seq, 150);
+      assert.equal(states.get(follower.name)?.last_seq, 50, `${follower.name} stays behind`);
+
+      // WHEN it is made the leader (a step-down, as a rolling restart does; each one hands the lead
+      // to one of the other two)
+      let now = leader;
+      for (let attempt = 1; now !== follower.name; attempt++) {
+        assert.ok(attempt <= 12, `${follower.name} led after ${attempt - 1} step-downs`);
+        await nc.request('$JS.API.STREAM.LEADER.STEPDOWN.CLU_CHAIN', undefined, { timeout: 5000 });
+        now = (await waitForStreamLeader(nc, 'CLU_CHAIN', { not: now })).name;
+      }
+
+      // THEN the stream is what it holds: 100 acknowledged messages are gone
+      const after = await (await jetstreamManager(nc)).streams.info('CLU_CHAIN');
+      assert.equal(after.state.last_seq, 50);
+      t.diagnostic(
+        `${follower.name} killed and back; led by it the stream holds ${after.state.messages} of 150 acknowledged messages`,
+      );
+    } finally {
+      await client.close();
+    }
+  });
 });
+
+/**
+ * Publishes messages `from`…`to` to `subject`, each with the Nats-Msg-Id `m-<i>` and expecting the
+ * one before it (`Nats-Expected-Last-Msg-Id`, or for the first, `Nats-Expected-Last-Sequence: 0`),
+ * one after the other: how pgwalstreams chains its events.
+ */
+async function publishChain(js: JetStreamClient, subject: string, from: number, to: number): Promise<void> {
+  for (let i = from; i <= to; i++) {
+    const expect = i === 1 ? { lastSequence: 0 } : { lastMsgID: `m-${i - 1}` };
+    const ack = await js.publish(subject, String(i), { msgID: `m-${i}`, expect, timeout: 2000 });
+    assert.equal(ack.seq, i, `message ${i} stored as sequence ${i}`);
+  }
+}
 
 /**
  * Publishes item `i` (body and subject fixed, Nats-Msg-Id `clu-<i>`) as the service would: on no
