@@ -1,6 +1,7 @@
 /**
  * The report of a chaos run: per pass, the workload, the faults by kind with their recovery times
- * (median and max), every count the checks make, findings by the fault before them, and examples.
+ * (median and max), every count the checks make, findings by the fault before them, and examples;
+ * for a cluster pass, what each node's replica holds at the end.
  * `failures` is what the exit status is made of: every count that must be zero.
  */
 import { FINDING_KINDS, NO_FAULT, type Counts, type FindingKind } from './check.js';
@@ -27,6 +28,17 @@ export function failures(pass: PassResult): Record<string, number> {
     'pgwalstreams exits not asked for (or unclean)': pass.serviceFailures.length,
     'not caught up at the end': pass.fence.confirmedMs === undefined ? 1 : 0,
   };
+}
+
+/**
+ * A cluster pass's replicas that do not hold what their leader holds at the end. Reported, not
+ * counted in the exit status: the stream is what its leader holds (the checks read it there), and
+ * a replica left behind is nats-server 2.9.10's doing (docs/RELIABILITY.md, "Replicas left
+ * behind"); were one elected, the events it lacks would count as missing.
+ */
+export function replicasBehind(pass: PassResult): number {
+  const replicas = pass.replicas;
+  return replicas ? replicas.nodes.filter((n) => n.lastSeq !== replicas.leaderLastSeq).length : 0;
 }
 
 export function formatPass(pass: PassResult): string {
@@ -68,8 +80,27 @@ export function formatPass(pass: PassResult): string {
   add(
     `rebuilt tables: ${rebuild.rowsCompared} rows compared; ${rebuild.differ} differ, ${rebuild.missing} missing, ${rebuild.extra} extra`,
   );
+  if (pass.replicas) {
+    const { leaderLastSeq, nodes } = pass.replicas;
+    const replica = (n: (typeof nodes)[number]) =>
+      `${n.node} ${n.lastSeq ?? 'no answer'}` +
+      (n.leader
+        ? ' (leader)'
+        : n.lastSeq === undefined
+          ? ''
+          : n.lastSeq < leaderLastSeq
+            ? ` (${leaderLastSeq - n.lastSeq} behind)`
+            : '');
+    add(`replicas at the end (last sequence of each node's own store): ${nodes.map(replica).join(', ')}`);
+  }
   add();
   for (const [name, count] of Object.entries(failures(pass))) add(`  ${name.padEnd(48)}${count}`);
+  if (pass.replicas) {
+    add(
+      `  ${'(not counted) replicas behind their leader'.padEnd(48)}${replicasBehind(pass)}` +
+        (replicasBehind(pass) > 0 ? '   nats-server 2.9.10; see docs/RELIABILITY.md' : ''),
+    );
+  }
   const byFault = [...check.byFault].filter(([, counts]) => total(counts) > 0);
   if (byFault.length > 0) {
     add();
