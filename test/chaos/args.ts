@@ -30,10 +30,11 @@ export const USAGE = `usage: npm run test:chaos -- [options]
 const SHORT_FORM_S = { single: 30, cluster: 15 } as const;
 
 /**
- * The duplicate windows when none is given. A cluster pass keeps nats-server's default of 2
- * minutes: with a window shorter than a node's outage, nats-server 2.9.10 leaves a restarted
- * follower refusing pgwalstreams' events for good (docs/RELIABILITY.md), which a pass that kills
- * followers and then leaders turns into lost events; `--duplicate-window-ms 100 --cluster` shows it.
+ * The duplicate windows when none is given. A single-server pass takes 100 ms, so that
+ * exactly-once cannot lean on the window. A cluster pass keeps nats-server's default of 2 minutes,
+ * as a production cluster would: with a window shorter than a node's outage, nats-server 2.9.10
+ * leaves every restarted follower behind (docs/RELIABILITY.md, "Replicas left behind"), and the
+ * pass would show only that.
  */
 const DEFAULT_WINDOW_MS = { single: 100, cluster: 120_000 } as const;
 
