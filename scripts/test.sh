@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole check, as CI runs it: dependencies, a clean build, lint, unit tests, the offline checks of
-# the deploy files, integration tests.
+# the deploy files, integration tests, and the short form of the chaos suite (docs/RELIABILITY.md).
 # Works from a fresh clone with only Node.js and npm installed; exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,3 +20,4 @@ fi
 npm run test:unit
 npm run test:deploy
 npm run test:integration
+npm run test:chaos

@@ -1,22 +1,26 @@
 /**
  * The servers of one chaos pass, started with the integration harness: a PostgreSQL in logical
- * mode, a nats-server with a file stream on `<prefix>.>`, a TCP proxy in front of each, and
- * pgwalstreams connected to both through the proxies (so connections can be cut). The writers
- * and the checks reach the servers directly.
+ * mode with a TCP proxy in front of it, and either one nats-server behind a proxy of its own or a
+ * 3-node JetStream cluster (a cluster pass), with a file stream on `<prefix>.>` (R3 on the cluster);
+ * pgwalstreams reaches PostgreSQL and a single nats-server through the proxies (so connections
+ * can be cut), and a cluster directly, given every node's address. The writers and the checks
+ * reach the servers directly.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
 import pg from 'pg';
 import { stringify } from 'yaml';
 import { createStream } from '../integration/harness/jetstream.js';
+import { startNats, type NatsServer } from '../integration/harness/nats.js';
 import {
-  freshNames,
-  serviceConfig,
-  startServers,
-  type Names,
-  type Servers,
-} from '../integration/harness/scenario.js';
+  startNatsCluster,
+  waitForStreamReplicas,
+  type NatsCluster,
+} from '../integration/harness/nats-cluster.js';
+import { startPostgres, type PostgresServer } from '../integration/harness/postgres.js';
+import { freshNames, serviceConfig, type Names } from '../integration/harness/scenario.js';
 import { startTcpProxy, type TcpProxy } from '../integration/harness/tcp-proxy.js';
 import { TABLES } from './schema.js';
 import { ServiceSupervisor } from './supervisor.js';
@@ -26,13 +30,26 @@ export interface EnvironmentOptions {
   duplicateWindowMs: number;
   /** pgwalstreams' `nats.ackTimeout`. */
   ackTimeoutMs: number;
+  /** A 3-node JetStream cluster and an R3 stream instead of one nats-server. */
+  cluster: boolean;
+}
+
+/** The one nats-server of a single-server pass, and the proxy pgwalstreams reaches it through. */
+export interface SingleNats {
+  server: NatsServer;
+  proxy: TcpProxy;
 }
 
 export interface Environment {
-  servers: Servers;
+  pg: PostgresServer;
+  /** The pass's own NATS client (given every node of a cluster: it follows the cluster). */
+  nc: NatsConnection;
   names: Names;
   pgProxy: TcpProxy;
-  natsProxy: TcpProxy;
+  /** Set in a single-server pass. */
+  single?: SingleNats;
+  /** Set in a cluster pass. */
+  cluster?: NatsCluster;
   service: ServiceSupervisor;
   /** The pass's own connection to PostgreSQL, for the slot's position (reconnects after a restart). */
   sql: ReconnectingSql;
@@ -55,54 +72,87 @@ export const POSTGRES_SETTINGS = {
 
 /** Starts everything and waits until pgwalstreams replicates. */
 export async function startEnvironment(options: EnvironmentOptions): Promise<Environment> {
-  const servers = await startServers({ postgres: { settings: POSTGRES_SETTINGS } });
+  // Everything opened so far, closed in reverse order if a later step fails, and by `dispose`.
   const opened: { close(): Promise<unknown> }[] = [];
-  let service: ServiceSupervisor | undefined;
+  const closeAll = async () => {
+    for (const resource of opened.reverse()) await resource.close().catch(() => undefined);
+  };
   try {
-    const names = await freshNames(servers, { createStream: false });
-    await createStream(servers.nc, names.stream, [`${names.prefix}.>`], {
+    const [pgServer, nats] = await Promise.all([
+      startPostgres({ settings: POSTGRES_SETTINGS }).then((server) => {
+        opened.push({ close: () => server.dispose() });
+        return server;
+      }),
+      startNatsServers(options.cluster).then((started) => {
+        opened.push({ close: () => started.dispose() });
+        return started;
+      }),
+    ]);
+    const nc = await connect({ servers: nats.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    opened.push({ close: () => nc.close() });
+    const names = await freshNames({ nc }, { createStream: false });
+    await createStream(nc, names.stream, [`${names.prefix}.>`], {
       duplicateWindowMs: options.duplicateWindowMs,
+      replicas: options.cluster ? 3 : 1,
     });
-    for (const table of TABLES.values()) for (const statement of table.ddl) await servers.pg.query(statement);
-    const pgProxy = await startTcpProxy({ host: servers.pg.host, port: servers.pg.port });
+    if (options.cluster) await waitForStreamReplicas(nc, names.stream, 3);
+    for (const table of TABLES.values()) for (const statement of table.ddl) await pgServer.query(statement);
+    const pgProxy = await startTcpProxy({ host: pgServer.host, port: pgServer.port });
     opened.push(pgProxy);
-    const natsProxy = await startTcpProxy({ host: '127.0.0.1', port: servers.nats.port });
-    opened.push(natsProxy);
-    const sql = new ReconnectingSql(servers.pg.connectionString);
+    const single = nats.single && {
+      server: nats.single,
+      proxy: await startTcpProxy({ host: '127.0.0.1', port: nats.single.port }),
+    };
+    if (single) opened.push(single.proxy);
+    const sql = new ReconnectingSql(pgServer.connectionString);
     opened.push(sql);
 
     const dir = mkdtempSync(join(tmpdir(), 'pgwalstreams-chaos-'));
     const configFile = join(dir, 'config.yml');
-    const config = serviceConfig(servers, names, {
+    const url = single ? `nats://${single.proxy.host}:${single.proxy.port}` : nats.urls.join(',');
+    const config = serviceConfig({ pg: pgServer, nats: { url } }, names, {
       database: { host: pgProxy.host, port: pgProxy.port },
-      nats: { address: `nats://${natsProxy.host}:${natsProxy.port}`, ackTimeout: options.ackTimeoutMs },
+      nats: { ackTimeout: options.ackTimeoutMs },
       listener: { shutdownTimeout: '10s' },
     });
     writeFileSync(configFile, stringify(config));
-    service = new ServiceSupervisor(configFile, join(dir, 'service.log'));
+    const service = new ServiceSupervisor(configFile, join(dir, 'service.log'));
+    opened.push({ close: () => service.dispose() });
     service.start();
     await service.replicating();
-    const running = service;
     return {
-      servers,
+      pg: pgServer,
+      nc,
       names,
       pgProxy,
-      natsProxy,
-      service: running,
+      ...(single ? { single } : {}),
+      ...(nats.cluster ? { cluster: nats.cluster } : {}),
+      service,
       sql,
       dir,
-      async dispose() {
-        await running.dispose();
-        for (const resource of opened) await resource.close().catch(() => undefined);
-        await servers.dispose();
-      },
+      dispose: closeAll,
     };
   } catch (error) {
-    await service?.dispose();
-    for (const resource of opened) await resource.close().catch(() => undefined);
-    await servers.dispose();
+    await closeAll();
     throw error;
   }
+}
+
+/** The NATS side of a pass: one nats-server, or a 3-node cluster. */
+interface StartedNats {
+  urls: string[];
+  single?: NatsServer;
+  cluster?: NatsCluster;
+  dispose(): Promise<void>;
+}
+
+async function startNatsServers(cluster: boolean): Promise<StartedNats> {
+  if (cluster) {
+    const nodes = await startNatsCluster();
+    return { urls: nodes.urls, cluster: nodes, dispose: () => nodes.dispose() };
+  }
+  const server = await startNats();
+  return { urls: [server.url], single: server, dispose: () => server.dispose() };
 }
 
 /** One SQL connection that is opened again after a failure (the server restarted under it). */

@@ -1,8 +1,9 @@
 /**
  * The faults a chaos run injects, one at a time. Each is made with the real thing: signals to the
  * real processes, the harness's restarts, the TCP proxy's cuts. `inject` returns when the fault is
- * over (the process started again, the server back, the proxy accepting), which is where
- * recovery time starts.
+ * over (the process started again, the server back, the proxy accepting, the stream led again),
+ * which is where recovery time starts. A cluster fault leaves its node down until `heal` is called,
+ * once recovery was measured: the other two nodes carry the stream meanwhile.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Environment } from './environment.js';
@@ -21,28 +22,31 @@ export const SINGLE_NODE_FAULTS = [
   'nats-cut',
 ] as const;
 
-/** The faults of a 3-node NATS cluster; they need a {@link NatsClusterFaults}. */
-export const CLUSTER_FAULTS = [
-  'cluster-leader-kill',
-  'cluster-follower-kill',
-  'cluster-connected-kill',
-] as const;
+/** The faults of a 3-node NATS cluster (a cluster pass); they need a {@link NatsClusterFaults}. */
+export const CLUSTER_FAULTS = ['leader-kill', 'follower-kill', 'connected-node-kill'] as const;
 
 export type FaultKind = (typeof SINGLE_NODE_FAULTS)[number] | (typeof CLUSTER_FAULTS)[number];
 
+/** What a fault did, in words, and for one that leaves a node down, how to bring it back. */
+export interface FaultOutcome {
+  detail: string;
+  /** Starts again what the fault left down; resolves, with what it did, once all is whole again. */
+  heal?: () => Promise<string>;
+}
+
 /**
- * What a 3-node NATS cluster has to offer for the cluster faults: the hook for
- * test/integration/harness/nats-cluster.ts, which is being built separately. Each method kills one
- * node with SIGKILL, starts it again on its store, and resolves once it is back in the cluster.
- * A run with a cluster passes one to {@link inject} and adds {@link CLUSTER_FAULTS} to its kinds.
+ * What a 3-node NATS cluster offers the cluster faults (`cluster-faults.ts`). Each kills one node
+ * with SIGKILL and resolves once the stream has a leader again (at once when the node did not lead
+ * it); the node stays down until `heal`, which starts it again on its store and resolves once it
+ * is a current replica of the stream again.
  */
 export interface NatsClusterFaults {
   /** The node that leads the stream's raft group. */
-  killLeader(stream: string): Promise<string>;
-  /** A node that holds a replica of the stream and does not lead it. */
-  killFollower(stream: string): Promise<string>;
+  killLeader(): Promise<FaultOutcome>;
+  /** A node that holds a replica of the stream and does not lead it (nor, when it can be helped, has pgwalstreams' connection). */
+  killFollower(): Promise<FaultOutcome>;
   /** The node pgwalstreams is connected to (its client then reconnects to another). */
-  killConnected(): Promise<string>;
+  killConnected(): Promise<FaultOutcome>;
 }
 
 /** One injected fault. */
@@ -56,6 +60,11 @@ export interface Fault {
   detail: string;
 }
 
+/** A fault just injected, with what is to be healed once its recovery was measured. */
+export interface InjectedFault extends Fault {
+  heal?: () => Promise<string>;
+}
+
 /** What the faults act on. */
 export interface FaultTargets {
   env: Environment;
@@ -67,19 +76,20 @@ export interface FaultTargets {
 }
 
 /** Injects one fault of `kind` and returns when it is over. */
-export async function inject(n: number, kind: FaultKind, targets: FaultTargets): Promise<Fault> {
+export async function inject(n: number, kind: FaultKind, targets: FaultTargets): Promise<InjectedFault> {
   const startedAt = Date.now();
-  const detail = await FAULTS[kind](targets);
-  return { n, kind, startedAt, endedAt: Date.now(), detail };
+  const done = await FAULTS[kind](targets);
+  const { detail, heal } = typeof done === 'string' ? { detail: done, heal: undefined } : done;
+  return { n, kind, startedAt, endedAt: Date.now(), detail, ...(heal ? { heal } : {}) };
 }
 
-type FaultAction = (targets: FaultTargets) => Promise<string>;
+type FaultAction = (targets: FaultTargets) => Promise<string | FaultOutcome>;
 
 const FAULTS: Record<FaultKind, FaultAction> = {
   'service-kill9': ({ env }) => restartService(env, 'SIGKILL'),
   'service-sigterm': ({ env }) => restartService(env, 'SIGTERM'),
   async 'nats-kill9'({ env }) {
-    const { nats } = env.servers;
+    const nats = needSingle(env).server;
     const pid = nats.pid;
     const began = Date.now();
     await nats.kill9();
@@ -87,7 +97,7 @@ const FAULTS: Record<FaultKind, FaultAction> = {
     return `killed pid ${pid}; JetStream answered again after ${Date.now() - began} ms`;
   },
   async 'nats-sigstop'({ env, ackTimeoutMs, rng }) {
-    const pid = env.servers.nats.pid;
+    const pid = needSingle(env).server.pid;
     if (pid === undefined) throw new Error('nats-server is not running');
     const stoppedMs = ackTimeoutMs + rng.int(1000, 2000);
     process.kill(pid, 'SIGSTOP');
@@ -106,7 +116,7 @@ const FAULTS: Record<FaultKind, FaultAction> = {
       timeoutMs: 10_000,
     }).catch(() => false);
     const began = Date.now();
-    await env.servers.pg.restart();
+    await env.pg.restart();
     const took = Date.now() - began;
     const found = await doubt;
     const outcome = waiting
@@ -115,10 +125,10 @@ const FAULTS: Record<FaultKind, FaultAction> = {
     return `pg_ctl restart -m fast took ${took} ms; ${outcome}`;
   },
   'pg-cut': ({ env, rng }) => cut(env.pgProxy, rng),
-  'nats-cut': ({ env, rng }) => cut(env.natsProxy, rng),
-  'cluster-leader-kill': ({ env, cluster }) => needCluster(cluster).killLeader(env.names.stream),
-  'cluster-follower-kill': ({ env, cluster }) => needCluster(cluster).killFollower(env.names.stream),
-  'cluster-connected-kill': ({ cluster }) => needCluster(cluster).killConnected(),
+  'nats-cut': ({ env, rng }) => cut(needSingle(env).proxy, rng),
+  'leader-kill': ({ cluster }) => needCluster(cluster).killLeader(),
+  'follower-kill': ({ cluster }) => needCluster(cluster).killFollower(),
+  'connected-node-kill': ({ cluster }) => needCluster(cluster).killConnected(),
 };
 
 async function restartService(env: Environment, signal: 'SIGKILL' | 'SIGTERM'): Promise<string> {
@@ -150,7 +160,11 @@ async function commitWaiting(env: Environment): Promise<boolean> {
 }
 
 function needCluster(cluster: NatsClusterFaults | undefined): NatsClusterFaults {
-  if (!cluster)
-    throw new Error('a cluster fault needs a NATS cluster (test/integration/harness/nats-cluster.ts)');
+  if (!cluster) throw new Error('a cluster fault needs a cluster pass (a 3-node NATS cluster)');
   return cluster;
+}
+
+function needSingle(env: Environment): NonNullable<Environment['single']> {
+  if (!env.single) throw new Error('this fault needs a single-server pass (one nats-server behind a proxy)');
+  return env.single;
 }

@@ -61,7 +61,7 @@ export class Prober {
     return waitFor(
       async () => {
         try {
-          this.jsm ??= await jetstreamManager(this.env.servers.nc, { checkAPI: false });
+          this.jsm ??= await jetstreamManager(this.env.nc, { checkAPI: false });
           const message = await this.jsm.streams.getMessage(this.env.names.stream, { last_by_subj: subject });
           if (!message) return undefined;
           const event = message.json<{ data: { id: number } }>();

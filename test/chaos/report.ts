@@ -1,6 +1,7 @@
 /**
  * The report of a chaos run: per pass, the workload, the faults by kind with their recovery times
- * (median and max), every count the checks make, findings by the fault before them, and examples.
+ * (median and max), every count the checks make, findings by the fault before them, and examples;
+ * for a cluster pass, what each node's replica holds at the end.
  * `failures` is what the exit status is made of: every count that must be zero.
  */
 import { FINDING_KINDS, NO_FAULT, type Counts, type FindingKind } from './check.js';
@@ -26,7 +27,18 @@ export function failures(pass: PassResult): Record<string, number> {
     'faults not recovered from': pass.faults.filter((f) => f.recovery.confirmedMs === undefined).length,
     'pgwalstreams exits not asked for (or unclean)': pass.serviceFailures.length,
     'not caught up at the end': pass.fence.confirmedMs === undefined ? 1 : 0,
+    ...(pass.replicas ? { 'replicas behind their leader at the end': replicasBehind(pass) } : {}),
   };
+}
+
+/**
+ * A cluster pass's replicas that do not hold what their leader holds at the end: acknowledged
+ * events kept by fewer nodes than the stream's replicas, which a later change of leader to such a
+ * node loses (docs/RELIABILITY.md, "Replicas left behind").
+ */
+function replicasBehind(pass: PassResult): number {
+  const replicas = pass.replicas;
+  return replicas ? replicas.nodes.filter((n) => n.lastSeq !== replicas.leaderLastSeq).length : 0;
 }
 
 export function formatPass(pass: PassResult): string {
@@ -68,6 +80,19 @@ export function formatPass(pass: PassResult): string {
   add(
     `rebuilt tables: ${rebuild.rowsCompared} rows compared; ${rebuild.differ} differ, ${rebuild.missing} missing, ${rebuild.extra} extra`,
   );
+  if (pass.replicas) {
+    const { leaderLastSeq, nodes } = pass.replicas;
+    const replica = (n: (typeof nodes)[number]) =>
+      `${n.node} ${n.lastSeq ?? 'no answer'}` +
+      (n.leader
+        ? ' (leader)'
+        : n.lastSeq === undefined
+          ? ''
+          : n.lastSeq < leaderLastSeq
+            ? ` (${leaderLastSeq - n.lastSeq} behind)`
+            : '');
+    add(`replicas at the end (last sequence of each node's own store): ${nodes.map(replica).join(', ')}`);
+  }
   add();
   for (const [name, count] of Object.entries(failures(pass))) add(`  ${name.padEnd(48)}${count}`);
   const byFault = [...check.byFault].filter(([, counts]) => total(counts) > 0);

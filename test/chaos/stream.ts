@@ -1,11 +1,13 @@
 /**
  * Reads a whole stream once, in stream order, handing each message to a callback and keeping
- * none: an ordered consumer (ephemeral, flow-controlled, recreated by the client if a message
- * goes missing on the way) pulls batches of 10 000, so a million messages take seconds and the
- * memory of one batch.
+ * none: an ephemeral pull consumer pulls batches of 10 000, so a million messages take seconds
+ * and the memory of one batch. On an R3 stream the consumer is one its leader leads
+ * (`addLeaderConsumer`): a consumer delivers from its own node's replica, and what the leader
+ * holds is the stream.
  */
-import { DeliverPolicy, jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
+import { addLeaderConsumer } from '../integration/harness/jetstream.js';
 
 /** A stored message as the checks read it. */
 export interface StoredMessage {
@@ -33,7 +35,8 @@ export async function readWholeStream(
   const jsm = await jetstreamManager(nc);
   const { state } = await jsm.streams.info(stream);
   if (state.messages === 0) return 0;
-  const consumer = await jetstream(nc).consumers.get(stream, { deliver_policy: DeliverPolicy.All });
+  const name = await addLeaderConsumer(jsm, stream);
+  const consumer = await jetstream(nc).consumers.get(stream, name);
   const messages = await consumer.consume({ max_messages: BATCH });
   let read = 0;
   let lastProgress = Date.now();
@@ -53,6 +56,7 @@ export async function readWholeStream(
   } finally {
     clearInterval(watchdog);
     await messages.close();
+    await jsm.consumers.delete(stream, name).catch(() => {});
   }
   if (stalled || read < state.messages)
     throw new Error(

@@ -4,9 +4,16 @@
  * acknowledged message, once and in order, when its leader is killed with SIGKILL and another
  * node takes over; a retry with the same Nats-Msg-Id after a failed publish stores nothing twice;
  * and `Nats-Expected-Last-Sequence` is enforced by the replicated stream as by a single server.
+ *
+ * It also pins a fault of nats-server 2.9.10 that pgwalstreams' `Nats-Expected-Last-Msg-Id` chain
+ * meets (docs/RELIABILITY.md, "Replicas left behind"): a follower restarted after a kill -9 may no
+ * longer store such messages, while its leader counts it current, and a stream it comes to lead has
+ * lost them; the same chain made of `Nats-Expected-Last-Sequence` headers is stored by every
+ * replica. When the first fails, the server no longer does so: update that section.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   JetStreamApiError,
   type JetStreamClient,
@@ -15,7 +22,7 @@ import {
   StorageType,
 } from '@nats-io/jetstream';
 import { connect, type NatsConnection, RequestError, TimeoutError } from '@nats-io/transport-node';
-import { readStream } from './harness/jetstream.js';
+import { createStream, readStream } from './harness/jetstream.js';
 import {
   type NatsCluster,
   startNatsCluster,
@@ -52,12 +59,14 @@ describe('JetStream cluster on loopback', () => {
     assert.ok(!cluster.urls.includes('nats://127.0.0.1:4222'), 'not the machine’s default nats-server');
     assert.ok(['n1', 'n2', 'n3'].includes((await cluster.metaLeader()) ?? ''), 'a meta leader exists');
 
-    // nodeOf names the node a client is connected to, as that node's INFO says
+    // nodeOf names the node a client is connected to, as that node's INFO says; nodesWithClient
+    // finds it by the client's name in the nodes' connz
     for (const node of cluster.nodes) {
-      const one = await connect({ servers: node.url, reconnect: false });
+      const one = await connect({ servers: node.url, reconnect: false, name: `harness-${node.name}` });
       try {
         assert.equal(cluster.nodeOf(one), node);
         assert.equal(cluster.nodeByName(node.name), node);
+        assert.deepEqual(await cluster.nodesWithClient(`harness-${node.name}`), [node]);
       } finally {
         await one.close();
       }
@@ -195,7 +204,96 @@ describe('JetStream cluster on loopback', () => {
       await client.close();
     }
   });
+
+  /**
+   * An R3 stream `name` with a 100 ms duplicate window; 50 messages chained `by` id or sequence
+   * through a client on the stream's leader; a follower killed with SIGKILL, 50 more, the follower
+   * started again (its last message now older than the window) until its leader counts it current,
+   * 50 more. Returns the follower, the leader, the other follower and each one's last sequence.
+   */
+  async function chainAcrossFollowerKill(name: string, by: 'msg-id' | 'sequence') {
+    await cluster.waitForMeta();
+    const subject = `${name.toLowerCase()}.a`;
+    await createStream(nc, name, [`${name.toLowerCase()}.>`], { replicas: 3, duplicateWindowMs: 100 });
+    await waitForStreamReplicas(nc, name, 3);
+    const leader = (await waitForStreamLeader(nc, name)).name;
+    const follower = cluster.nodes.find((node) => node.name !== leader)!;
+    const other = cluster.nodes.find((node) => node.name !== leader && node !== follower)!;
+    const client = await connect({ servers: cluster.nodeByName(leader).url });
+    try {
+      const js = jetstream(client);
+      await publishChain(js, subject, 1, 50, by);
+      await follower.kill9();
+      await publishChain(js, subject, 51, 100, by);
+      await follower.start();
+      const info = await waitForStreamReplicas(client, name, 3);
+      assert.ok(info.cluster?.replicas?.some((peer) => peer.name === follower.name && peer.current));
+      await publishChain(js, subject, 101, 150, by);
+    } finally {
+      await client.close();
+    }
+    await delay(1000);
+    const states = await cluster.replicaStates(name);
+    const lastSeq = (node: string) => states.get(node)?.last_seq;
+    return { follower, leader, other, lastSeq };
+  }
+
+  test('a chain by Nats-Expected-Last-Sequence: a follower back from kill -9 stores every message again', async () => {
+    // GIVEN/WHEN 150 messages, each expecting the sequence before it, across a follower's kill -9
+    const { follower, leader, other, lastSeq } = await chainAcrossFollowerKill('CLU_SEQCHAIN', 'sequence');
+
+    // THEN every replica holds all 150
+    assert.deepEqual([lastSeq(leader), lastSeq(other.name), lastSeq(follower.name)], [150, 150, 150]);
+  });
+
+  // Last: it leaves a replica behind, and the stream led by it.
+  test('nats-server 2.9.10: a follower back from kill -9 refuses messages chained by Nats-Expected-Last-Msg-Id, counted current; led by it, the stream loses them', async (t) => {
+    // GIVEN/WHEN 150 messages, each expecting the id before it, across a follower's kill -9
+    const { follower, leader, other, lastSeq } = await chainAcrossFollowerKill('CLU_CHAIN', 'msg-id');
+
+    // THEN its leader counted it current, yet its replica stays at the 50 it had when killed (its
+    // log: `last msgid mismatch: "m-50" vs ""` for each one after), while the others hold 150
+    assert.equal(lastSeq(leader), 150);
+    assert.equal(lastSeq(other.name), 150);
+    assert.equal(lastSeq(follower.name), 50, `${follower.name} stays behind`);
+
+    // WHEN it is made the leader (a step-down, as a rolling restart does; each one hands the lead
+    // to one of the other two)
+    let now = leader;
+    for (let attempt = 1; now !== follower.name; attempt++) {
+      assert.ok(attempt <= 12, `${follower.name} led after ${attempt - 1} step-downs`);
+      await nc.request('$JS.API.STREAM.LEADER.STEPDOWN.CLU_CHAIN', undefined, { timeout: 5000 });
+      now = (await waitForStreamLeader(nc, 'CLU_CHAIN', { not: now })).name;
+    }
+
+    // THEN the stream is what it holds: 100 acknowledged messages are gone
+    const after = await (await jetstreamManager(nc)).streams.info('CLU_CHAIN');
+    assert.equal(after.state.last_seq, 50);
+    t.diagnostic(
+      `${follower.name} killed and back; led by it the stream holds ${after.state.messages} of 150 acknowledged messages`,
+    );
+  });
 });
+
+/**
+ * Publishes messages `from`…`to` to `subject`, one after the other, each with the Nats-Msg-Id
+ * `m-<i>` and expecting the one before it: by its id (`Nats-Expected-Last-Msg-Id`, how pgwalstreams
+ * chains its events; the first expects sequence 0) or by its sequence, `i - 1`
+ * (`Nats-Expected-Last-Sequence`).
+ */
+async function publishChain(
+  js: JetStreamClient,
+  subject: string,
+  from: number,
+  to: number,
+  by: 'msg-id' | 'sequence' = 'msg-id',
+): Promise<void> {
+  for (let i = from; i <= to; i++) {
+    const expect = i === 1 || by === 'sequence' ? { lastSequence: i - 1 } : { lastMsgID: `m-${i - 1}` };
+    const ack = await js.publish(subject, String(i), { msgID: `m-${i}`, expect, timeout: 2000 });
+    assert.equal(ack.seq, i, `message ${i} stored as sequence ${i}`);
+  }
+}
 
 /**
  * Publishes item `i` (body and subject fixed, Nats-Msg-Id `clu-<i>`) as the service would: on no

@@ -2,7 +2,14 @@
  * Reading back what pgwalstreams stored in JetStream: the tests' only source of truth about
  * what consumers would see.
  */
-import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager, StorageType } from '@nats-io/jetstream';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+  StorageType,
+  type JetStreamManager,
+} from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { waitFor } from './wait.js';
 
@@ -34,16 +41,26 @@ export interface StoredEvent {
   };
 }
 
-/** Creates a file-backed stream on `subjects`; its duplicate window is 2 minutes unless `duplicateWindowMs` says otherwise. */
+/**
+ * Creates a file-backed stream on `subjects`; its duplicate window is 2 minutes unless
+ * `duplicateWindowMs` says otherwise, and it has one replica unless `replicas` says otherwise (3 on
+ * a 3-node cluster: an R3 stream).
+ */
 export async function createStream(
   nc: NatsConnection,
   name: string,
   subjects: string[],
-  options: { duplicateWindowMs?: number } = {},
+  options: { duplicateWindowMs?: number; replicas?: number } = {},
 ): Promise<void> {
   const jsm = await jetstreamManager(nc);
   const windowNanos = (options.duplicateWindowMs ?? 120_000) * 1e6;
-  await jsm.streams.add({ name, subjects, storage: StorageType.File, duplicate_window: windowNanos });
+  await jsm.streams.add({
+    name,
+    subjects,
+    storage: StorageType.File,
+    duplicate_window: windowNanos,
+    num_replicas: options.replicas ?? 1,
+  });
 }
 
 /** Number of messages the stream holds. */
@@ -73,18 +90,39 @@ export async function waitForCount(
   );
 }
 
-/** Reads every message of the stream, in stream order. */
+/** How many times {@link addLeaderConsumer} creates a consumer to get one led by the stream's leader. */
+const PLACEMENT_ATTEMPTS = 20;
+
+/**
+ * Creates an ephemeral consumer of the whole stream (no acks, from the first message) and returns
+ * its name. On a replicated stream it makes sure the consumer is led by the stream's leader,
+ * creating it again until it is: a consumer delivers from its own node's replica, and a replica can
+ * lag behind its leader for good (docs/RELIABILITY.md, the cluster pass), while what the leader
+ * holds is the stream.
+ */
+export async function addLeaderConsumer(jsm: JetStreamManager, stream: string): Promise<string> {
+  for (let attempt = 1; ; attempt++) {
+    const consumer = await jsm.consumers.add(stream, {
+      ack_policy: AckPolicy.None,
+      deliver_policy: DeliverPolicy.All,
+      inactive_threshold: 60 * 1e9,
+    });
+    const leader = (await jsm.streams.info(stream)).cluster?.leader;
+    if (leader === undefined || consumer.cluster?.leader === leader) return consumer.name;
+    await jsm.consumers.delete(stream, consumer.name).catch(() => {});
+    if (attempt >= PLACEMENT_ATTEMPTS)
+      throw new Error(`stream ${stream}: no consumer led by its leader ${leader} in ${attempt} attempts`);
+  }
+}
+
+/** Reads every message of the stream, in stream order (on a replicated stream, as its leader holds it). */
 export async function readStream(nc: NatsConnection, name: string): Promise<StoredEvent[]> {
   const jsm = await jetstreamManager(nc);
   const state = (await jsm.streams.info(name)).state;
   if (state.messages === 0) return [];
-  const consumer = await jsm.consumers.add(name, {
-    ack_policy: AckPolicy.None,
-    deliver_policy: DeliverPolicy.All,
-    inactive_threshold: 60 * 1e9,
-  });
+  const consumer = await addLeaderConsumer(jsm, name);
   const js = jetstream(nc);
-  const c = await js.consumers.get(name, consumer.name);
+  const c = await js.consumers.get(name, consumer);
   const out: StoredEvent[] = [];
   try {
     while (out.length < state.messages) {
@@ -115,7 +153,7 @@ export async function readStream(nc: NatsConnection, name: string): Promise<Stor
         throw new Error(`stream ${name}: read ${out.length} of ${state.messages} messages, then nothing`);
     }
   } finally {
-    await jsm.consumers.delete(name, consumer.name).catch(() => {});
+    await jsm.consumers.delete(name, consumer).catch(() => {});
   }
   return out;
 }

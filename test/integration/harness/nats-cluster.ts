@@ -64,6 +64,18 @@ export interface NatsCluster {
   /** The node a client is connected to (from the server INFO it got), or undefined while it is not connected. */
   nodeOf(nc: NatsConnection): NatsClusterNode | undefined;
   /**
+   * The running, unpaused nodes whose `/connz` lists a client connection named `clientName` (the
+   * `name` a client gives when it connects; pgwalstreams' is `pgwalstreams`): how a test finds the
+   * node another process is connected to. Usually one; none while that client is reconnecting.
+   */
+  nodesWithClient(clientName: string): Promise<NatsClusterNode[]>;
+  /**
+   * What each node's own replica of a stream holds (`/jsz`), by node name: undefined for a node that
+   * is down, paused or holds no replica. A replica's `last_seq` below its leader's is one that has
+   * not stored everything the leader did (yet, or at all).
+   */
+  replicaStates(stream: string): Promise<Map<string, ReplicaState | undefined>>;
+  /**
    * The JetStream meta leader's name, as the leader itself confirms it, or undefined when there is
    * none (or none of the running nodes answers).
    */
@@ -120,6 +132,12 @@ export async function startNatsCluster(options: NatsClusterOptions = {}): Promis
   }
 }
 
+/** One node's replica of a stream: what it holds, from the node's own `/jsz`. */
+export interface ReplicaState {
+  messages: number;
+  last_seq: number;
+}
+
 /** What `/jsz` of a node says about the meta group (the parts the harness reads). */
 interface MetaCluster {
   leader?: string;
@@ -168,13 +186,35 @@ class ClusterNode extends NatsProcess implements NatsClusterNode {
 
   /** The node's view of the meta group, from its monitoring port; undefined if it does not answer. */
   async meta(): Promise<MetaCluster | undefined> {
+    return (await this.monitor<{ meta_cluster?: MetaCluster }>('jsz'))?.meta_cluster;
+  }
+
+  /** The names of the client connections open on the node (`/connz`); undefined if it does not answer. */
+  async clientNames(): Promise<string[] | undefined> {
+    const connz = await this.monitor<{ connections?: { name?: string }[] }>('connz');
+    return connz && (connz.connections ?? []).map((c) => c.name ?? '');
+  }
+
+  /** What the node's replica of `stream` holds; undefined when it has none or does not answer. */
+  async replicaState(stream: string): Promise<ReplicaState | undefined> {
+    const jsz = await this.monitor<{
+      account_details?: { stream_detail?: { name: string; state: ReplicaState }[] }[];
+    }>('jsz?accounts=true&streams=true');
+    const detail = (jsz?.account_details ?? [])
+      .flatMap((account) => account.stream_detail ?? [])
+      .find((candidate) => candidate.name === stream);
+    return detail && { messages: detail.state.messages, last_seq: detail.state.last_seq };
+  }
+
+  /** A monitoring endpoint's JSON; undefined when the node is down, paused or does not answer. */
+  private async monitor<T>(endpoint: string): Promise<T | undefined> {
     if (!this.running || this.paused) return undefined;
     try {
-      const response = await fetch(`http://${HOST}:${this.monitorPort}/jsz`, {
+      const response = await fetch(`http://${HOST}:${this.monitorPort}/${endpoint}`, {
         signal: AbortSignal.timeout(1000),
       });
       if (!response.ok) return undefined;
-      return ((await response.json()) as { meta_cluster?: MetaCluster }).meta_cluster;
+      return (await response.json()) as T;
     } catch {
       return undefined;
     }
@@ -224,6 +264,16 @@ class Cluster implements NatsCluster {
   nodeOf(nc: NatsConnection): ClusterNode | undefined {
     const name = nc.isClosed() ? undefined : nc.info?.server_name;
     return name === undefined ? undefined : this.nodes.find((node) => node.name === name);
+  }
+
+  async nodesWithClient(clientName: string): Promise<ClusterNode[]> {
+    const names = await Promise.all(this.nodes.map((node) => node.clientNames()));
+    return this.nodes.filter((_node, i) => names[i]?.includes(clientName));
+  }
+
+  async replicaStates(stream: string): Promise<Map<string, ReplicaState | undefined>> {
+    const states = await Promise.all(this.nodes.map((node) => node.replicaState(stream)));
+    return new Map(this.nodes.map((node, i) => [node.name, states[i]]));
   }
 
   async metaLeader(): Promise<string | undefined> {
@@ -306,20 +356,74 @@ const STREAM_NOT_FOUND = 10059;
  * none or no leader answers. Throws when JetStream says the stream does not exist.
  */
 export async function streamLeader(nc: NatsConnection, stream: string): Promise<string | undefined> {
-  const info = await streamClusterInfo(nc, stream);
+  return leaderIn(await streamClusterInfo(nc, stream), stream);
+}
+
+/** The leader a stream info answer names (undefined for none or an error); throws for "not found". */
+function leaderIn(info: StreamClusterInfo | undefined, stream: string): string | undefined {
   if (info?.error?.err_code === STREAM_NOT_FOUND) throw new Error(`stream ${stream} not found`);
   return info?.error === undefined ? info?.cluster?.leader : undefined;
 }
 
-/** A stream leader and when {@link waitForStreamLeader} first saw it (`Date.now()`). */
-export interface StreamLeader {
-  name: string;
-  seenAt: number;
+/** Waits until exactly one node lists a client named `clientName` (see `nodesWithClient`), and returns it. */
+export async function waitForClientNode(
+  cluster: NatsCluster,
+  clientName: string,
+  timeoutMs = 20_000,
+): Promise<NatsClusterNode> {
+  return waitFor(
+    async () => {
+      const nodes = await cluster.nodesWithClient(clientName);
+      return nodes.length === 1 ? nodes[0] : undefined;
+    },
+    { what: `the one node client ${clientName} is connected to`, timeoutMs },
+  );
 }
 
 /**
+ * What `node` is to `stream` and the cluster right now, in words: `stream leader`, `meta leader`,
+ * and `<clientName>'s node` when a client of that name is connected to it; empty for a plain
+ * follower. For reports of which node a test killed.
+ */
+export async function nodeRoles(
+  cluster: NatsCluster,
+  nc: NatsConnection,
+  stream: string,
+  node: NatsClusterNode,
+  clientName: string,
+): Promise<string[]> {
+  const [leader, meta, withClient] = await Promise.all([
+    streamLeader(nc, stream),
+    cluster.metaLeader(),
+    cluster.nodesWithClient(clientName),
+  ]);
+  return [
+    ...(leader === node.name ? ['stream leader'] : []),
+    ...(meta === node.name ? ['meta leader'] : []),
+    ...(withClient.includes(node) ? [`${clientName}'s node`] : []),
+  ];
+}
+
+/**
+ * A stream leader and when {@link waitForStreamLeader} first saw it (`Date.now()`), with the
+ * stream's last sequence in the same answer: a message of a later sequence was stored after the
+ * leader was seen (give or take the answer's trip).
+ */
+export interface StreamLeader {
+  name: string;
+  seenAt: number;
+  lastSeq: number;
+}
+
+/**
+ * How long {@link waitForStreamLeader} waits for each answer: while there is no leader a request
+ * gets none, and a short wait makes `seenAt` come within about 0.3 s of the leader's first answer.
+ */
+const LEADER_POLL_TIMEOUT_MS = 250;
+
+/**
  * Waits until the stream has a leader (other than `not`, e.g. the node just killed) and resolves
- * with its name and the time it was first seen.
+ * with its name, the time it was first seen and the stream's last sequence then.
  */
 export async function waitForStreamLeader(
   nc: NatsConnection,
@@ -329,8 +433,11 @@ export async function waitForStreamLeader(
   const { not, timeoutMs = 20_000 } = options;
   return waitFor(
     async () => {
-      const name = await streamLeader(nc, stream);
-      return name !== undefined && name !== not ? { name, seenAt: Date.now() } : undefined;
+      const info = await streamClusterInfo(nc, stream, LEADER_POLL_TIMEOUT_MS);
+      const name = leaderIn(info, stream);
+      return name !== undefined && name !== not
+        ? { name, seenAt: Date.now(), lastSeq: info?.state?.last_seq ?? 0 }
+        : undefined;
     },
     {
       what: `a leader of stream ${stream}${not === undefined ? '' : ` other than ${not}`}`,

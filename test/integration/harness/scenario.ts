@@ -78,16 +78,22 @@ export interface Names {
 }
 
 /** A new set of names; the stream is created on `<prefix>.>` unless `createStream` is false. */
-export async function freshNames(s: Servers, options: { createStream?: boolean } = {}): Promise<Names> {
+export async function freshNames(
+  s: Pick<Servers, 'nc'>,
+  options: { createStream?: boolean } = {},
+): Promise<Names> {
   const n = ++counter;
   const names = { slot: `slot_${n}`, publication: `pub_${n}`, prefix: `t${n}`, stream: `S${n}` };
   if (options.createStream !== false) await createStream(s.nc, names.stream, [`${names.prefix}.>`]);
   return names;
 }
 
-/** A service configuration for these servers and names; `extra` is merged section by section. */
+/**
+ * A service configuration for these servers and names; `extra` is merged section by section.
+ * `s.nats.url` is the NATS address: one URL, or a cluster's URLs joined by commas.
+ */
 export function serviceConfig(
-  s: Servers,
+  s: Pick<Servers, 'pg'> & { nats: Pick<NatsServer, 'url'> },
   names: Names,
   extra: { listener?: object; database?: object; nats?: object; logger?: object } = {},
 ): Record<string, unknown> {

@@ -15,6 +15,9 @@ import { waitFor } from './wait.js';
 
 const MAIN = fileURLToPath(new URL('../../../src/main.js', import.meta.url));
 
+/** The client name the service connects to NATS with (`commands/run.ts`), as nats-server's connz lists it. */
+export const SERVICE_CLIENT_NAME = 'pgwalstreams';
+
 /** One parsed JSON log line of the service. */
 export interface LogLine {
   level: number;

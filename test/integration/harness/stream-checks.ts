@@ -36,7 +36,7 @@ export function assertExactlyOnceInOrder(events: StoredEvent[], plan: Plan): voi
 
 /** Commits one transaction of `rows` rows `(id, tx, v)` into `table`, ids from `firstId`. */
 export async function insertTx(
-  s: Servers,
+  s: Pick<Servers, 'pg'>,
   table: string,
   tx: number,
   rows: number,

@@ -1,0 +1,226 @@
+/**
+ * pgwalstreams against a 3-node JetStream cluster: an R3 file stream whose duplicate window is
+ * 100 ms (so exactly-once cannot lean on it), transactions committed all along, and kill -9 of the
+ * stream's leader (three times), of the node pgwalstreams is connected to, and of a follower, each
+ * node started again once publishing resumed so the cluster keeps its quorum. The whole stream must
+ * then hold every change once, in commit order.
+ *
+ * For each kill the test reports (as diagnostics, never asserted) how long the election took and
+ * how long after the new leader was first seen the first event was stored (the server's timestamp
+ * of the first message after the stream's last sequence at that moment), and the service's log
+ * lines in between.
+ *
+ * The follower kill comes last on purpose. A node back from kill -9 may not know the stream's last
+ * `Nats-Msg-Id` (nats-server 2.9.10 recovers it only when that message is within the duplicate
+ * window, and does not learn it from messages a catch-up brings), and from then on its own replica
+ * refuses every event that carries `Nats-Expected-Last-Msg-Id`, while its leader counts it current
+ * (pinned in nats-cluster.test.ts; docs/RELIABILITY.md, "Replicas left behind"). With a 100 ms
+ * window a killed follower always stays behind. Were the leader killed or stepped down after that,
+ * the replica could lead, and the stream would lose the events it missed. So the stream is read
+ * from its leader, and the diagnostics say what each replica holds at the end.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { setTimeout as delay } from 'node:timers/promises';
+import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { createStream, readStream, waitForCount } from './harness/jetstream.js';
+import {
+  nodeRoles,
+  startNatsCluster,
+  streamLeader,
+  waitForClientNode,
+  waitForStreamLeader,
+  waitForStreamReplicas,
+  type NatsCluster,
+  type NatsClusterNode,
+} from './harness/nats-cluster.js';
+import { startPostgres, type PostgresServer } from './harness/postgres.js';
+import { serviceConfig, startService, type Names } from './harness/scenario.js';
+import { SERVICE_CLIENT_NAME, type LogLine, type ServiceProcess } from './harness/service.js';
+import { assertExactlyOnceInOrder, insertTx, type Plan } from './harness/stream-checks.js';
+import { waitFor } from './harness/wait.js';
+
+const NAMES: Names = { slot: 'slot_cluster', publication: 'pub_cluster', prefix: 'tc', stream: 'CLUSTER' };
+const TABLE = 'cl_items';
+/** The wording of a missing stream: a stream without a leader must never be reported so. */
+const MISSING_STREAM = 'no JetStream stream captures subject';
+
+/** What one kill -9 did and cost. */
+interface KillRecord {
+  what: string;
+  node: string;
+  /** What else the node was: the stream's leader, the meta leader. */
+  roles: string[];
+  killedAt: number;
+  /** How long the service's session had been replicating when the node was killed. */
+  sessionRanMs: number | undefined;
+  /** The stream leader after the kill (the same one unless the leader was killed). */
+  leader: string;
+  leaderSeenAt: number;
+  /** The server's timestamp of the first event stored after the leader was seen. */
+  firstStoredAt: number;
+  /** The service's log lines from the kill to that first event. */
+  lines: LogLine[];
+}
+
+describe('pgwalstreams against a 3-node JetStream cluster', () => {
+  let pg: PostgresServer;
+  let cluster: NatsCluster;
+  let nc: NatsConnection;
+  let jsm: JetStreamManager;
+
+  before(async () => {
+    [pg, cluster] = await Promise.all([startPostgres(), startNatsCluster()]);
+    nc = await connect({ servers: cluster.urls, maxReconnectAttempts: -1, reconnectTimeWait: 100 });
+    jsm = await jetstreamManager(nc, { checkAPI: false });
+  });
+
+  after(async () => {
+    await nc?.close().catch(() => undefined);
+    await Promise.all([pg?.dispose(), cluster?.dispose()]);
+  });
+
+  test('kill -9 of the stream leader (3 times), of the node the service is on, and of a follower: every change once, in commit order', async (t) => {
+    // GIVEN an R3 stream with a 100 ms duplicate window, and the service given all three nodes
+    await createStream(nc, NAMES.stream, [`${NAMES.prefix}.>`], { duplicateWindowMs: 100, replicas: 3 });
+    await waitForStreamReplicas(nc, NAMES.stream, 3);
+    await pg.query(`CREATE TABLE ${TABLE} (id int PRIMARY KEY, tx int NOT NULL, v text)`);
+    const service = await startService(
+      serviceConfig({ pg, nats: { url: cluster.urls.join(',') } }, NAMES, { nats: { ackTimeout: '2s' } }),
+    );
+    const kills: KillRecord[] = [];
+    try {
+      // GIVEN transactions of 1 to 20 rows committed one after the other, all along
+      const plan: Plan = new Map();
+      let writing = true;
+      const writer = (async () => {
+        let firstId = 1;
+        for (let tx = 1; writing; tx++) {
+          const rows = 1 + (tx % 20);
+          await insertTx({ pg }, TABLE, tx, rows, firstId);
+          plan.set(tx, rows);
+          firstId += rows;
+          await delay(20);
+        }
+      })();
+      try {
+        await waitForCount(nc, NAMES.stream, 500);
+
+        // WHEN the stream's leader is killed, three times, each node started again once
+        // publishing resumed (so that two of three always remain for the next election)
+        for (let i = 1; i <= 3; i++) {
+          const leader = await waitForStreamLeader(nc, NAMES.stream);
+          kills.push(await killAndRestart(`leader kill ${i}`, cluster.nodeByName(leader.name), service));
+        }
+        // WHEN the node the service is connected to is killed (its connz lists the service)
+        const connected = await waitForClientNode(cluster, SERVICE_CLIENT_NAME);
+        kills.push(await killAndRestart("kill of the service's node", connected, service));
+        // WHEN a follower is killed (one the service is not connected to, when there is one)
+        const leaderName = (await waitForStreamLeader(nc, NAMES.stream)).name;
+        const serviceNodes = await cluster.nodesWithClient(SERVICE_CLIENT_NAME);
+        const followers = cluster.nodes.filter((node) => node.name !== leaderName);
+        const follower = followers.find((node) => !serviceNodes.includes(node)) ?? followers[0]!;
+        kills.push(await killAndRestart('follower kill', follower, service));
+      } finally {
+        writing = false;
+        await writer;
+      }
+
+      // THEN every change is stored once, in commit order, whatever the 100 ms window did
+      const total = [...plan.values()].reduce((a, b) => a + b, 0);
+      await waitForCount(nc, NAMES.stream, total, 60_000);
+      assertExactlyOnceInOrder(await readStream(nc, NAMES.stream), plan);
+      report(t, kills, plan.size, total);
+      const replicas = [...(await cluster.replicaStates(NAMES.stream))].map(
+        ([node, state]) =>
+          `${node} ${state ? `${state.messages} messages, last ${state.last_seq}` : 'no answer'}`,
+      );
+      t.diagnostic(`replicas at the end (each node's own store): ${replicas.join('; ')}`);
+
+      // THEN no election was reported as a missing stream, and the service never stopped
+      const wrong = service.logs.filter((line) => JSON.stringify(line).includes(MISSING_STREAM));
+      assert.deepEqual(wrong, [], `log lines saying "${MISSING_STREAM}" during an election`);
+      assert.equal(service.logs.filter((line) => line.level >= 60).length, 0, 'no fatal log line');
+    } finally {
+      const exit = await service.dispose();
+      assert.deepEqual(exit, { code: 0, signal: null }, 'the service stops cleanly at the end');
+    }
+  });
+
+  /**
+   * Kills `node` with SIGKILL, waits for a leader of the stream (another one if `node` led it) and
+   * for the first event stored after it was seen, then starts `node` again and waits until it is a
+   * current replica of the stream once more.
+   */
+  async function killAndRestart(
+    what: string,
+    node: NatsClusterNode,
+    service: ServiceProcess,
+  ): Promise<KillRecord> {
+    const wasLeader = (await streamLeader(nc, NAMES.stream)) === node.name;
+    const roles = await nodeRoles(cluster, nc, NAMES.stream, node, SERVICE_CLIENT_NAME);
+    const fromLine = service.logs.length;
+    await node.kill9();
+    const killedAt = Date.now();
+    const started = service.logs.findLast((line) => line.msg === 'replication started');
+    try {
+      const leader = await waitForStreamLeader(nc, NAMES.stream, {
+        ...(wasLeader ? { not: node.name } : {}),
+        timeoutMs: 30_000,
+      });
+      const firstStoredAt = await waitFor(
+        async () => {
+          const message = await jsm.streams
+            .getMessage(NAMES.stream, { seq: leader.lastSeq + 1 })
+            .catch(() => undefined);
+          return message?.time.getTime();
+        },
+        { what: `an event stored after ${what}`, timeoutMs: 60_000 },
+      );
+      return {
+        what,
+        node: node.name,
+        roles,
+        killedAt,
+        sessionRanMs: started && killedAt - timeOf(started),
+        leader: leader.name,
+        leaderSeenAt: leader.seenAt,
+        firstStoredAt,
+        lines: service.logs.slice(fromLine).filter((line) => timeOf(line) <= firstStoredAt),
+      };
+    } finally {
+      await node.start();
+      await waitForStreamReplicas(nc, NAMES.stream, 3, 30_000);
+    }
+  }
+});
+
+/** The figures of each kill, as diagnostics: they describe the run and are never asserted. */
+function report(t: TestContext, kills: KillRecord[], transactions: number, events: number): void {
+  t.diagnostic(`${transactions} transactions, ${events} events stored once each, in commit order`);
+  for (const k of kills) {
+    const retries = k.lines.filter((line) => line.msg === 'replication session failed, retrying');
+    const started = k.lines.find((line) => line.msg === 'replication started');
+    const askedAgain = k.lines.filter((line) => line.msg === 'jetstream does not answer: asking again');
+    t.diagnostic(
+      `${k.what}: ${k.node} killed (${k.roles.join(', ') || 'a follower'}) ` +
+        `${k.sessionRanMs} ms after the service's session started; leader ${k.leader} seen after ${k.leaderSeenAt - k.killedAt} ms; ` +
+        `first event stored ${k.firstStoredAt - k.leaderSeenAt} ms after the leader was seen ` +
+        `(${k.firstStoredAt - k.killedAt} ms after the kill)` +
+        (started ? `; "replication started" ${timeOf(started) - k.leaderSeenAt} ms after it` : '') +
+        `; ${retries.length} session(s) failed meanwhile, ${askedAgain.length} "asking again"`,
+    );
+    for (const line of retries) {
+      const err = line['err'] as { message?: string } | undefined;
+      t.diagnostic(
+        `  +${timeOf(line) - k.killedAt} ms (retry in ${String(line['retryInMs'])} ms): ${err?.message}`,
+      );
+    }
+  }
+}
+
+/** When the service wrote a log line (pino's `time`, ms since the epoch). */
+function timeOf(line: LogLine): number {
+  return line['time'] as number;
+}
