@@ -245,34 +245,6 @@ describe('JetStream cluster on loopback', () => {
     // THEN every replica holds all 150
     assert.deepEqual([lastSeq(leader), lastSeq(other.name), lastSeq(follower.name)], [150, 150, 150]);
   });
-
-  // Last: it leaves a replica behind, and the stream led by it.
-  test('nats-server 2.9.10: a follower back from kill -9 refuses messages chained by Nats-Expected-Last-Msg-Id, counted current; led by it, the stream loses them', async (t) => {
-    // GIVEN/WHEN 150 messages, each expecting the id before it, across a follower's kill -9
-    const { follower, leader, other, lastSeq } = await chainAcrossFollowerKill('CLU_CHAIN', 'msg-id');
-
-    // THEN its leader counted it current, yet its replica stays at the 50 it had when killed (its
-    // log: `last msgid mismatch: "m-50" vs ""` for each one after), while the others hold 150
-    assert.equal(lastSeq(leader), 150);
-    assert.equal(lastSeq(other.name), 150);
-    assert.equal(lastSeq(follower.name), 50, `${follower.name} stays behind`);
-
-    // WHEN it is made the leader (a step-down, as a rolling restart does; each one hands the lead
-    // to one of the other two)
-    let now = leader;
-    for (let attempt = 1; now !== follower.name; attempt++) {
-      assert.ok(attempt <= 12, `${follower.name} led after ${attempt - 1} step-downs`);
-      await nc.request('$JS.API.STREAM.LEADER.STEPDOWN.CLU_CHAIN', undefined, { timeout: 5000 });
-      now = (await waitForStreamLeader(nc, 'CLU_CHAIN', { not: now })).name;
-    }
-
-    // THEN the stream is what it holds: 100 acknowledged messages are gone
-    const after = await (await jetstreamManager(nc)).streams.info('CLU_CHAIN');
-    assert.equal(after.state.last_seq, 50);
-    t.diagnostic(
-      `${follower.name} killed and back; led by it the stream holds ${after.state.messages} of 150 acknowledged messages`,
-    );
-  });
 });
 
 /**
