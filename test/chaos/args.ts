@@ -4,7 +4,7 @@
  * A single-server pass runs the single-server fault kinds against one nats-server; a cluster pass
  * runs the cluster kinds against a 3-node JetStream cluster with an R3 stream. Without
  * `--duration` it is the short form: a single-server pass of 30 s with a 100 ms duplicate window,
- * then a cluster pass of 15 s with a 2-minute one, each going on until every kind it has ran once.
+ * then a cluster pass of 15 s with the same window, each going on until every kind it has ran once.
  * With `--duration S` each pass lasts S seconds. `--duplicate-window-ms` replaces both defaults
  * with its windows (one pass of each kind per window); `--cluster` runs the cluster pass only,
  * `--single` the single-server passes only, and `--faults` keeps each pass to the kinds it names.
@@ -17,7 +17,7 @@ import { DEFAULT_SHAPE } from './workload.js';
 export const USAGE = `usage: npm run test:chaos -- [options]
   --duration S              seconds of faults in each pass (default: the short form, 30 s single-server, 15 s cluster)
   --duplicate-window-ms N   the stream's duplicate window, ms; a comma list runs passes per window
-                            (default 100 for a single server, 120000 for the cluster)
+                            (default 100, for a single server and the cluster)
   --faults a,b,...          fault kinds (default all; single server: ${SINGLE_NODE_FAULTS.join(', ')};
                             cluster: ${CLUSTER_FAULTS.join(', ')})
   --cluster                 only the cluster pass (a 3-node JetStream cluster, an R3 stream)
@@ -36,7 +36,7 @@ const SHORT_FORM_S = { single: 30, cluster: 15 } as const;
  * leaves every restarted follower behind (docs/RELIABILITY.md, "Replicas left behind"), and the
  * pass would show only that.
  */
-const DEFAULT_WINDOW_MS = { single: 100, cluster: 120_000 } as const;
+const DEFAULT_WINDOW_MS = { single: 100, cluster: 100 } as const;
 
 /** The passes the arguments ask for; throws with the usage on a bad argument. */
 export function passesFromArgs(argv: string[]): PassOptions[] {
