@@ -92,7 +92,8 @@ export async function runService(configPath: string, io: CliIo): Promise<number>
   let pipeline: Pipeline | undefined;
   let http: Server | undefined;
   let monitor: SlotMonitor | undefined;
-  const ackTimeoutMs = serviceSettings(config).sink.ackTimeoutMs;
+  const settings = serviceSettings(config);
+  const ackTimeoutMs = settings.sink.ackTimeoutMs;
   const readiness = new ReadinessWatch(
     {
       state: () => (link ? pipeline?.state : undefined),
@@ -113,7 +114,6 @@ export async function runService(configPath: string, io: CliIo): Promise<number>
       });
       log.info({ port: config.listener.serverPort }, 'http server listening: /healthz /readyz /metrics');
     }
-    const settings = serviceSettings(config);
     monitor = new SlotMonitor(
       settings.pg,
       {

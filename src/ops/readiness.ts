@@ -6,17 +6,8 @@
 import type { Logger } from './log.js';
 import type { Metrics } from './metrics.js';
 
-/** Why the service is (not) ready; the label of `pgwalstreams_ready`. */
-export type ReadyReason =
-  | 'replicating'
-  | 'starting'
-  | 'standby'
-  | 'not_replicating'
-  | 'nats_disconnected'
-  | 'nats_not_answering'
-  | 'pubacks_overdue';
-
-export const READY_REASONS: readonly ReadyReason[] = [
+/** Why the service is (not) ready: the labels of `pgwalstreams_ready`. */
+export const READY_REASONS = [
   'replicating',
   'starting',
   'standby',
@@ -24,7 +15,9 @@ export const READY_REASONS: readonly ReadyReason[] = [
   'nats_disconnected',
   'nats_not_answering',
   'pubacks_overdue',
-];
+] as const;
+
+export type ReadyReason = (typeof READY_REASONS)[number];
 
 /** What readiness is judged on, read at each look. */
 export interface ReadinessInputs {

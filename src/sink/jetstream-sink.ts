@@ -80,7 +80,7 @@ const NOT_TRANSACTIONAL = utf8(`\r\n${Header.Transactional}: false`);
 const POSITION = utf8(`\r\n${Header.Position}: `);
 const EXPECTED_LAST_SEQ = utf8(`\r\n${Header.ExpectedLastSeq}: `);
 const END = utf8('\r\n\r\n');
-/** The fixed parts of a header section, two ids (36 bytes each) and two numbers (16 bytes each), at most. */
+/** The fixed parts of a header section, the id (36 bytes) and three numbers (16 bytes each), at most. */
 const HEADER_BYTES =
   MSG_ID.length +
   LSN.length +
@@ -271,9 +271,9 @@ export class JetStreamSink implements Sink {
   /**
    * Publishes to JetStream. `seq` numbers the event; `meta` gives its `Nats-Msg-Id` (the event id)
    * and the `Pgwalstreams-Lsn`, `-Xid` and `-Position` headers (`Pgwalstreams-Transactional: false`
-   * on a message outside a transaction), and names what the stream must end with for it to be
-   * stored (`Expectation`): after a lost or refused event, every later one of the session is
-   * refused too, so none is stored ahead of a missing one. An event the stream already holds from
+   * on a message outside a transaction), and names in `Nats-Expected-Last-Sequence` the sequence
+   * its stream must end with for it to be stored: after a lost or refused event, every later one of
+   * the session is refused too, so none is stored ahead of a missing one. An event the stream already holds from
    * an earlier session is not sent: the listener hears `stored` for it at once.
    */
   publish(seq: EventSeq, subject: string, payload: Uint8Array, meta: EventMeta): void {

@@ -92,7 +92,6 @@ export interface NatsLinkListener {
  */
 export class NatsLink {
   private connected = true;
-  private waiters: (() => void)[] = [];
   private readonly watchers = new Set<(s: Status) => void>();
   private answeredAt = Date.now();
   private pinging = false;
@@ -107,12 +106,12 @@ export class NatsLink {
     this.pinger = setInterval(() => this.ping(), PING_MS).unref();
     void (async () => {
       for await (const s of nc.status()) {
+        if (s.type === 'disconnect' || s.type === 'reconnect') {
+          this.connected = s.type === 'reconnect';
+          this.answeredAt = Date.now();
+          listener.changed(this.connected, s.server);
+        }
         for (const watch of this.watchers) watch(s);
-        if (s.type !== 'disconnect' && s.type !== 'reconnect') continue;
-        this.connected = s.type === 'reconnect';
-        this.answeredAt = Date.now();
-        listener.changed(this.connected, s.server);
-        if (this.connected) for (const wake of this.waiters.splice(0)) wake();
       }
     })();
   }
@@ -155,15 +154,13 @@ export class NatsLink {
   async waitUp(timeoutMs: number): Promise<boolean> {
     if (this.connected) return true;
     return new Promise<boolean>((resolve) => {
-      const wake = () => {
+      const done = (up: boolean) => {
         clearTimeout(timer);
-        resolve(true);
+        unwatch();
+        resolve(up);
       };
-      const timer = setTimeout(() => {
-        this.waiters = this.waiters.filter((w) => w !== wake);
-        resolve(false);
-      }, timeoutMs).unref();
-      this.waiters.push(wake);
+      const unwatch = this.watch((s) => s.type === 'reconnect' && done(true));
+      const timer = setTimeout(() => done(false), timeoutMs).unref();
     });
   }
 }
