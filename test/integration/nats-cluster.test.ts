@@ -14,13 +14,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import {
-  JetStreamApiError,
-  type JetStreamClient,
-  jetstream,
-  jetstreamManager,
-  StorageType,
-} from '@nats-io/jetstream';
+import { JetStreamApiError, type JetStreamClient, jetstream } from '@nats-io/jetstream';
 import { connect, type NatsConnection, RequestError, TimeoutError } from '@nats-io/transport-node';
 import { createStream, readStream } from './harness/jetstream.js';
 import {
@@ -76,14 +70,7 @@ describe('JetStream cluster on loopback', () => {
 
   test('an R3 stream keeps 400 messages, in order and once, across a kill -9 of its leader', async (t) => {
     // GIVEN an R3 file stream on clu.>, created right after the cluster started, holding 200 messages
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({
-      name: 'CLU',
-      subjects: ['clu.>'],
-      storage: StorageType.File,
-      num_replicas: 3,
-      duplicate_window: 120 * 1e9,
-    });
+    await createStream(nc, 'CLU', ['clu.>'], { replicas: 3 });
     const js = jetstream(nc);
     for (let i = 1; i <= 200; i++) await publishItem(js, i);
     const leader = await streamLeader(nc, 'CLU');
@@ -138,13 +125,7 @@ describe('JetStream cluster on loopback', () => {
   test('Nats-Expected-Last-Sequence is enforced on an R3 stream', async () => {
     // GIVEN an R3 stream holding one message
     await cluster.waitForMeta();
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({
-      name: 'CLU_SEQ',
-      subjects: ['cluseq.>'],
-      storage: StorageType.File,
-      num_replicas: 3,
-    });
+    await createStream(nc, 'CLU_SEQ', ['cluseq.>'], { replicas: 3 });
     const js = jetstream(nc);
     assert.equal((await js.publish('cluseq.a', 'one')).seq, 1);
 
@@ -170,13 +151,7 @@ describe('JetStream cluster on loopback', () => {
   test('a paused follower: the other two go on, and it catches up once resumed', async () => {
     // GIVEN an R3 stream, one of its followers, and a client on another node
     await cluster.waitForMeta();
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({
-      name: 'CLU_PAUSE',
-      subjects: ['clupause.>'],
-      storage: StorageType.File,
-      num_replicas: 3,
-    });
+    await createStream(nc, 'CLU_PAUSE', ['clupause.>'], { replicas: 3 });
     const leader = await streamLeader(nc, 'CLU_PAUSE');
     const follower = cluster.nodes.find((node) => node.name !== leader && node.running);
     assert.ok(follower, 'a running follower');
