@@ -462,6 +462,29 @@ export const configSchema = z.strictObject({
       retainedWalWarning: byteSize().prefault('1GB'),
       /** Write a heartbeat (pg_logical_emit_message) this often so an idle slot advances; 0: off. */
       heartbeatInterval: duration({ allowZero: true }).prefault(0),
+      /**
+       * `initial`: when pgwalstreams creates its slot, publish every published table's rows as they
+       * were at the slot's consistent point, before any change after it. `never`: changes only.
+       */
+      snapshot: z
+        .enum(['never', 'initial'], { error: 'use never or initial' })
+        .default('never'),
+    })
+    .prefault({}),
+  /** Snapshots and backfills: where their progress lives, and how big a chunk may be. */
+  backfill: z
+    .strictObject({
+      /** The JetStream key-value bucket that holds backfill progress (created when absent). */
+      bucket: checkedString(
+        (s) => /^[a-zA-Z0-9_-]{1,64}$/.test(s),
+        (s) => `${quote(s)} is not a valid bucket name: use letters, digits, "-" or "_"`,
+      ).default('pgwalstreams_backfill'),
+      /** Replicas of the bucket's stream (3 in a JetStream cluster). */
+      replicas: wholeNumber(1, 5).default(1),
+      /** How long one chunk's query should take: the chunk size adapts to it. */
+      chunkTime: duration().prefault('500ms'),
+      /** Most rows in one chunk (what a backfill holds in memory at once). */
+      maxChunkRows: wholeNumber(1, 1_000_000).default(20_000),
     })
     .prefault({}),
   // An absent section still reaches the inner schema, so each missing required key is reported.

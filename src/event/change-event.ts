@@ -24,6 +24,7 @@ import {
   type Change,
   type Column,
   type OpenTransaction,
+  type Relation,
   type RowChange,
   type TransactionInfo,
 } from './transaction.js';
@@ -93,6 +94,76 @@ export function writeChangeEvent(change: RowChange, badValue?: BadValue): Buffer
   }
   out.byte(0x7d);
   return out.view();
+}
+
+/** What a snapshot event says of where it stands: the backfill, and the LSN and time it is consistent with. */
+export interface SnapshotPoint {
+  backfill: string;
+  /** The LSN of the event's id (a chunk's high watermark, or an initial snapshot's consistent point). */
+  lsnText: string;
+  commitTime: string;
+  /** The high watermark's transaction; null for an initial snapshot. */
+  xid: number | null;
+  idPrefix: TransactionIdPrefix;
+}
+
+const SNAPSHOT_ACTION = utf8(',"action":"SNAPSHOT","data":');
+const snapshotTails = new WeakMap<SnapshotPoint, Buffer>();
+
+/** `,"commitTime":…,"lsn":…,"xid":…,"position":` of a snapshot point. */
+function snapshotTail(point: SnapshotPoint): Buffer {
+  let t = snapshotTails.get(point);
+  if (!t) {
+    t = utf8(`,"commitTime":"${point.commitTime}","lsn":"${point.lsnText}","xid":${point.xid},"position":`);
+    snapshotTails.set(point, t);
+  }
+  return t;
+}
+
+/**
+ * Writes a snapshot event: `{"id","schema","table","action":"SNAPSHOT","data":{row},"dataOld":{},
+ * "commitTime","lsn","xid","position","backfill"}`, the row in the same JSON as a change of it.
+ * Returns a view of the shared buffer, as `writeChangeEvent` does.
+ */
+export function writeSnapshotEvent(relation: Relation, row: Tuple, point: SnapshotPoint, position: number): Buffer {
+  out.reset();
+  out.bytes(ID_OPEN);
+  out.ensure(ID_LENGTH + 2);
+  out.pos = writeEventId(point.idPrefix, position, out.buf, out.pos);
+  out.bytes(ID_CLOSE);
+  out.bytes(relation.jsonNames);
+  out.bytes(SNAPSHOT_ACTION);
+  writeRow(relation.columns, row, false, null, undefined);
+  out.bytes(DATA_OLD);
+  out.bytes(EMPTY_OBJECT);
+  out.bytes(snapshotTail(point));
+  out.uint(position);
+  out.text(`,"backfill":${JSON.stringify(point.backfill)}}`);
+  return out.view();
+}
+
+/**
+ * The marker that ends a table's snapshot: `{"id","schema","table","action":"SNAPSHOT_END",
+ * "backfill","state","rows","commitTime","lsn","xid","position"}` where `rows` counts the table's
+ * snapshot events and `state` is `done`, `cancelled` or `failed`.
+ */
+export function snapshotEndEvent(
+  relation: { schema: string; table: string },
+  point: SnapshotPoint,
+  position: number,
+  end: { state: string; rows: number },
+): Buffer {
+  return utf8(
+    `{"id":"${eventId(point.idPrefix, position)}","schema":${JSON.stringify(relation.schema)},` +
+      `"table":${JSON.stringify(relation.table)},"action":"SNAPSHOT_END","backfill":${JSON.stringify(point.backfill)},` +
+      `"state":${JSON.stringify(end.state)},"rows":${end.rows},"commitTime":"${point.commitTime}",` +
+      `"lsn":"${point.lsnText}","xid":${point.xid},"position":${position}}`,
+  );
+}
+
+/** The headers of a snapshot event or marker at `position`. */
+export function snapshotMeta(point: SnapshotPoint, position: number): EventMeta {
+  return { idPrefix: point.idPrefix, idNumber: position, lsn: point.lsnText, xid: point.xid, position };
 }
 
 /** Encodes a row change as its event JSON text. */

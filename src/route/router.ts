@@ -12,7 +12,7 @@
  */
 import { ACTIONS, actionIndex, type Action } from '../event/action.js';
 import type { Change, Relation } from '../event/transaction.js';
-import { HEARTBEAT_PREFIX } from '../source/slot-status.js';
+import { HEARTBEAT_PREFIX, WATERMARK_PREFIX } from '../source/slot-status.js';
 import { changeSubject, escapeToken } from './subject.js';
 
 /** Table key (`users` or `public.users`) → actions in lower case (`insert`, `update`, ...). */
@@ -60,7 +60,7 @@ export class Router {
 
   /** The subject for a logical message with this prefix, or `null` when filtered out. */
   routeMessage(prefix: string): string | null {
-    if (prefix === HEARTBEAT_PREFIX || (this.messages && !this.messages.has(prefix))) return null;
+    if (prefix === HEARTBEAT_PREFIX || prefix === WATERMARK_PREFIX || (this.messages && !this.messages.has(prefix))) return null;
     let subject = this.messageSubjects.get(prefix);
     if (subject === undefined) {
       subject = `${this.settings.topicPrefix}.message.${escapeToken(prefix)}`;

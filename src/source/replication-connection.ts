@@ -50,7 +50,7 @@ export interface PreparedSlot {
 const SESSION_OPTIONS =
   '-c client_encoding=UTF8 -c datestyle=ISO,YMD -c timezone=UTC -c intervalstyle=iso_8601 -c extra_float_digits=1 -c bytea_output=hex';
 
-function clientConfig(s: PgSettings, replication: boolean): pg.ClientConfig {
+function clientConfig(s: PgSettings, replication: boolean, sessionOptions = replication): pg.ClientConfig {
   const config: pg.ClientConfig & { replication?: string } = {
     host: s.host,
     port: s.port,
@@ -63,10 +63,8 @@ function clientConfig(s: PgSettings, replication: boolean): pg.ClientConfig {
     ssl: s.ssl ?? false,
   };
   if (s.password !== undefined) config.password = s.password;
-  if (replication) {
-    config.replication = 'database';
-    config.options = SESSION_OPTIONS;
-  }
+  if (replication) config.replication = 'database';
+  if (sessionOptions) config.options = SESSION_OPTIONS;
   return config;
 }
 
@@ -100,6 +98,24 @@ function connectionError(s: PgSettings, cause: unknown): ReplicationError {
 export async function connectSql(s: PgSettings): Promise<pg.Client> {
   const client = new pg.Client(clientConfig(s, false));
   client.on('error', () => {}); // errors surface on the next query; never crash on an idle socket error
+  try {
+    await client.connect();
+  } catch (cause) {
+    throw connectionError(s, cause);
+  }
+  return client;
+}
+
+/** Every value as the server's text, unparsed: what pgoutput sends for it. */
+const RAW_TEXT = { getTypeParser: () => (text: string) => text };
+
+/**
+ * Opens a SQL connection with the replication connection's session settings whose rows come back
+ * as the server's text of each value, so that a row read here is the text pgoutput would send.
+ */
+export async function connectRowReader(s: PgSettings): Promise<pg.Client> {
+  const client = new pg.Client({ ...clientConfig(s, false, true), types: RAW_TEXT });
+  client.on('error', () => {});
   try {
     await client.connect();
   } catch (cause) {

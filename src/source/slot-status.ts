@@ -8,6 +8,9 @@ import { parseLsn, type Lsn } from './lsn.js';
 /** Prefix of the heartbeat messages pgwalstreams writes itself; the router never publishes them. */
 export const HEARTBEAT_PREFIX = 'pgwalstreams.heartbeat';
 
+/** Prefix of the watermark messages backfills write (`backfill/window.ts`); never published either. */
+export const WATERMARK_PREFIX = 'pgwalstreams.watermark';
+
 /** Writes one heartbeat: a non-transactional logical message the slot's stream carries. */
 export async function writeHeartbeat(client: pg.Client): Promise<void> {
   await client.query('SELECT pg_logical_emit_message(false, $1, $2)', [HEARTBEAT_PREFIX, '']);

@@ -25,6 +25,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['ops'],
   ['checkpoint'],
   ['sink'],
+  ['backfill'],
   ['config'],
   ['session.ts'],
   ['pipeline.ts'],
@@ -45,6 +46,7 @@ const PURE = [
   /^route\/(?!router\.ts$)/, // router.ts imports the heartbeat prefix only, from source/slot-status.ts
   /^checkpoint\//,
   /^sink\/(hpub-batch|in-flight|sink)\.ts$/,
+  /^backfill\/(window|row-key)\.ts$/,
 ];
 
 /** Every `.ts` file under `dir`, by its path relative to `dir` with `/` separators. */

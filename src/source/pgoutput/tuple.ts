@@ -30,6 +30,28 @@ export class Tuple {
     private readonly spans: number[],
   ) {}
 
+  /**
+   * A row read over SQL as the server's text of each value (null for SQL NULL): the tuple pgoutput
+   * would send for it.
+   */
+  static fromText(values: readonly (string | null)[]): Tuple {
+    let size = 0;
+    for (const v of values) if (v !== null) size += Buffer.byteLength(v, 'utf8');
+    const bytes = Buffer.allocUnsafe(size);
+    const spans: number[] = [];
+    let at = 0;
+    for (const v of values) {
+      if (v === null) {
+        spans.push(ColumnKind.Null, at, at);
+        continue;
+      }
+      const end = at + bytes.write(v, at, 'utf8');
+      spans.push(end - at === v.length ? ColumnKind.Text : ColumnKind.TextUtf8, at, end);
+      at = end;
+    }
+    return new Tuple(bytes, spans);
+  }
+
   /** Number of columns. */
   get length(): number {
     return this.spans.length / 3;
