@@ -4,6 +4,7 @@
  */
 import { pgSslOptions } from '../config/pg-tls.js';
 import type { Config } from '../config/schema.js';
+import type { BackfillSettings } from '../backfill/runner.js';
 import type { PipelineSettings } from '../pipeline.js';
 import type { RouteSettings } from '../route/router.js';
 import type { JetStreamSettings } from '../sink/jetstream-sink.js';
@@ -12,6 +13,7 @@ import type { PgSettings, SlotSettings } from '../source/replication-connection.
 /** The settings of every part of the service. */
 export interface ServiceSettings {
   pg: PgSettings;
+  backfill: BackfillSettings;
   slot: SlotSettings;
   sink: JetStreamSettings;
   pipeline: PipelineSettings;
@@ -41,6 +43,13 @@ export function serviceSettings(config: Config): ServiceSettings {
       ssl: pgSslOptions(database),
     },
     slot,
+    backfill: {
+      bucket: config.backfill.bucket,
+      replicas: config.backfill.replicas,
+      chunkTimeMs: config.backfill.chunkTime,
+      maxChunkRows: config.backfill.maxChunkRows,
+      initialSnapshot: listener.snapshot === 'initial',
+    },
     sink: {
       ackTimeoutMs: nats.ackTimeout,
       window: nats.maxInFlight,

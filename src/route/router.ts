@@ -13,7 +13,7 @@
 import { ACTIONS, actionIndex, type Action } from '../event/action.js';
 import type { Change, Relation } from '../event/transaction.js';
 import { HEARTBEAT_PREFIX, WATERMARK_PREFIX } from '../source/slot-status.js';
-import { changeSubject, escapeToken } from './subject.js';
+import { changeSubject, escapeToken, snapshotSubject } from './subject.js';
 
 /** Table key (`users` or `public.users`) → actions in lower case (`insert`, `update`, ...). */
 export type TableFilter = Readonly<Record<string, readonly string[]>>;
@@ -88,6 +88,16 @@ export class Router {
     return (
       (this.tables.get(`${schema}.${table}`)?.has(a) ?? false) || (this.tables.get(table)?.has(a) ?? false)
     );
+  }
+
+  /** True when the filter publishes any action of `schema.table`: its rows may be snapshotted. */
+  publishesTable(schema: string, table: string): boolean {
+    return !this.tables || this.tables.has(`${schema}.${table}`) || this.tables.has(table);
+  }
+
+  /** The subject of a table's snapshot events, or null when the filter does not publish the table. */
+  snapshotSubject(schema: string, table: string): string | null {
+    return this.publishesTable(schema, table) ? snapshotSubject(this.settings.topicPrefix, schema, table) : null;
   }
 
   private subject(relation: Relation, action: Action): string {

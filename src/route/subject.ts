@@ -52,3 +52,8 @@ export function isValidSubjectPrefix(prefix: string): boolean {
 export function changeSubject(prefix: string, schema: string, table: string, action: Action): string {
   return `${prefix}.${escapeToken(schema)}.${escapeToken(table)}.${actionName(action)}`;
 }
+
+/** The subject of a table's snapshot events: `<prefix>.<schema>.<table>.snapshot`. */
+export function snapshotSubject(prefix: string, schema: string, table: string): string {
+  return `${prefix}.${escapeToken(schema)}.${escapeToken(table)}.snapshot`;
+}
