@@ -9,6 +9,7 @@
  * this one waits as a standby.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { BackfillRunner } from './backfill/runner.js';
 import { isRetryable, ReplicationError } from './errors.js';
 import type { Logger } from './ops/log.js';
 import type { Metrics } from './ops/metrics.js';
@@ -30,6 +31,8 @@ export interface PipelineParts {
   /** Opens the slot for a session (creating the publication and slot when absent). */
   openSource(): Promise<ReplicationSource>;
   sinks: SinkFactory;
+  /** Snapshots and backfills; absent: none. */
+  backfills?: BackfillRunner | undefined;
 }
 
 /** What the pipeline is doing. */
@@ -137,6 +140,7 @@ export class Pipeline {
     const session = new Session(settings, {
       source,
       sinks: parts.sinks,
+      backfills: parts.backfills,
       catalog: this.catalog,
       router: () => this.router,
       log,

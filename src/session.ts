@@ -11,17 +11,29 @@
  * commit whose events are not all acknowledged; a session that ends for any reason confirms what
  * was acknowledged and nothing else. Events are published in the order their changes were read.
  */
+import type { BackfillPort, BackfillRunner, SnapshotBatch } from './backfill/runner.js';
 import { Checkpointer, type EventSeq } from './checkpoint/checkpointer.js';
-import { DecodeError, ReplicationError, type PgwalstreamsError } from './errors.js';
+import { PgwalstreamsError, ReplicationError } from './errors.js';
 import {
   changeMeta,
   commitMarker,
   encodeChange,
+  snapshotEndEvent,
+  snapshotMeta,
+  writeSnapshotEvent,
   type BadValue,
   type EventMeta,
 } from './event/change-event.js';
 import { systemNamespace } from './event/event-id.js';
-import { detachRow, TransactionAssembler, type Change, type RowChange } from './event/transaction.js';
+import {
+  detachRow,
+  toRelation,
+  TransactionAssembler,
+  type Change,
+  type MessageChange,
+  type Relation,
+  type RowChange,
+} from './event/transaction.js';
 import { mayBeStale, textForStaleValue, TypeRefresh } from './event/type-refresh.js';
 import { missingTypes } from './event/values.js';
 import type { Logger } from './ops/log.js';
@@ -32,8 +44,10 @@ import { parseFrame, type KeepaliveFrame } from './source/frames.js';
 import { formatLsn, maxLsn, type ReceivedLsn } from './source/lsn.js';
 import type { CommitMessage, PgoutputMessage } from './source/pgoutput/messages.js';
 import { decodePgoutput } from './source/pgoutput/decoder.js';
+import type { RelationMessage } from './source/pgoutput/messages.js';
 import type { SlotSettings } from './source/replication-connection.js';
 import type { ReplicationSource } from './source/replication-source.js';
+import { WATERMARK_PREFIX } from './source/slot-status.js';
 import { STATUS_CHECK_MS, StatusCadence } from './source/standby-status.js';
 import type { TypeCatalog } from './source/type-catalog.js';
 
@@ -56,6 +70,8 @@ export interface SessionParts {
   router: () => Router;
   log: Logger;
   metrics: Metrics;
+  /** Snapshots and backfills, run for the session that holds the slot; absent: none. */
+  backfills?: BackfillRunner | undefined;
 }
 
 /** One replication session. */
@@ -67,13 +83,17 @@ export class Session {
   private readonly frames: Buffer[] = [];
   private readonly resumeBelow: number;
   private sink: Sink | null = null;
+  private backfill: BackfillPort | null = null;
+  /** Resolves a wait for room in the publish window (see `room`). */
+  private roomWaiter: (() => void) | null = null;
+  private drainWaiter: (() => void) | null = null;
   private received: ReceivedLsn;
   /** Events published from the open transaction. */
   private publishedInTx = 0;
-  // Reading stops while the publish window is full, while type information is being read, and
-  // once a stop began.
+  // Reading stops while the publish window is full, while type information is being read or
+  // snapshot rows are published (`hold`), and once a stop began.
   private windowFull = false;
-  private resolvingTypes = false;
+  private resolvingTypes = false; // true while held
   private stopping = false;
   private reading = true;
   private settled = false;
@@ -118,7 +138,12 @@ export class Session {
           replay: !source.created.slot,
         },
       );
+      this.backfill = this.parts.backfills?.attach(this.backfillContext()) ?? null;
+      // The exported snapshot lives until the replication connection's next command: import it first.
+      if (source.exported && this.backfill) await this.backfill.importSnapshot(source.exported);
     } catch (err) {
+      this.backfill?.close();
+      this.sink?.close();
       await this.parts.source.close();
       throw err;
     }
@@ -132,6 +157,14 @@ export class Session {
         frame: (data) => this.read(data),
         closed: (err) => (this.stopping ? this.finishStop() : this.fail(err)),
       });
+      const backfill = this.backfill;
+      if (source.exported && backfill) {
+        // The initial snapshot comes before any change: the stream is held until it is published.
+        this.hold(async () => {
+          await source.holdSlot();
+          await backfill.publishInitial();
+        }, 'the initial snapshot failed');
+      }
       streaming();
       if (signal.aborted) this.stop();
     });
@@ -195,7 +228,7 @@ export class Session {
       case 'relation': {
         const missing = this.missingOf(msg.columns.map((c) => c.typeOid));
         if (missing().length > 0) {
-          return this.withTypes(async () => {
+          return this.hold(async () => {
             await this.parts.catalog.complete(this.parts.source.readTypes, missing);
             this.assembler.apply(msg);
           });
@@ -206,9 +239,11 @@ export class Session {
         return this.commit(msg);
     }
     for (const change of this.assembler.apply(msg)) {
+      if (change.kind === 'message' && change.prefix === WATERMARK_PREFIX) return this.watermark(change);
       const subject = this.route(change);
       if (subject === null) continue;
       this.publish(change, subject);
+      if (change.kind === 'row' && this.backfill?.watching) this.backfill.changed(change);
       if (this.resolvingTypes) break; // a Truncate yields several changes, but never re-reads types
     }
   }
@@ -256,13 +291,88 @@ export class Session {
     );
     // The row is encoded after the catalog is read: its values no longer point into the message.
     const later = detachRow(change);
-    this.withTypes(async () => {
+    this.hold(async () => {
       catalog.clear();
       await catalog.complete(source.readTypes, this.missingOf(relation.columns.map((c) => c.typeOid)));
       this.assembler.rebuildWriters(relation);
       this.typeRefresh.refreshed(relation, Date.now());
       this.send(subject, encodeChange(later, asText), changeMeta(later));
       this.countPublished(later);
+    });
+  }
+
+  /** A backfill's watermark: the chunk's rows are published here, in the watermark's transaction. */
+  private watermark(change: MessageChange): void {
+    const batch = this.backfill?.watermark(change);
+    if (batch) this.hold(() => this.publishBatch(batch), 'publishing a backfill chunk failed');
+  }
+
+  /**
+   * Publishes snapshot events: each row, then the table's end marker, at positions from the batch's
+   * on; waits for room whenever the publish window is full. Not counted as the transaction's
+   * events (its commit marker counts changes).
+   */
+  private async publishBatch(batch: SnapshotBatch): Promise<void> {
+    const { relation, subject, rows, point } = batch;
+    let position = batch.position;
+    for (const row of rows) {
+      if (this.checkpoint.inFlight >= this.settings.maxInFlight) await this.room();
+      if (this.settled) return;
+      this.sink!.publish(
+        this.checkpoint.publish(),
+        subject,
+        writeSnapshotEvent(relation, row, point, position),
+        snapshotMeta(point, position),
+      );
+      position++;
+    }
+    if (batch.end) {
+      this.sink!.publish(
+        this.checkpoint.publish(),
+        subject,
+        snapshotEndEvent(relation, point, position, batch.end),
+        snapshotMeta(point, position),
+      );
+    }
+  }
+
+  /** Resolves once the publish window has room again (or the session ended). */
+  private room(): Promise<void> {
+    return new Promise((resolve) => {
+      this.roomWaiter = resolve;
+      if (this.settled || this.checkpoint.inFlight <= this.resumeBelow) this.wake();
+    });
+  }
+
+  private wake(): void {
+    const waiter = this.roomWaiter;
+    this.roomWaiter = null;
+    waiter?.();
+  }
+
+  /** What the backfill runner needs of this session. */
+  private backfillContext(): Parameters<BackfillRunner['attach']>[0] {
+    const { catalog, source, router } = this.parts;
+    return {
+      namespace: systemNamespace(source.systemId),
+      relation: async (msg: RelationMessage): Promise<Relation> => {
+        await catalog.complete(source.readTypes, this.missingOf(msg.columns.map((c) => c.typeOid)));
+        return toRelation(msg, catalog);
+      },
+      subjectOf: (schema, table) => router().snapshotSubject(schema, table),
+      publish: async (batch, drain) => {
+        if (this.settled) throw new ReplicationError('the session ended');
+        await this.publishBatch(batch);
+        while (drain && !this.settled && this.checkpoint.inFlight > 0) await this.drained();
+        if (this.settled) throw new ReplicationError('the session ended');
+      },
+    };
+  }
+
+  /** Resolves at the next ack (or when the session ends). */
+  private drained(): Promise<void> {
+    return new Promise((resolve) => {
+      this.drainWaiter = resolve;
     });
   }
 
@@ -294,6 +404,7 @@ export class Session {
     this.assembler.apply(msg);
     this.checkpoint.commit(msg.endLsn, open?.info.commitTimeMs);
     this.parts.metrics.transactionCount++;
+    this.backfill?.flushed(this.checkpoint.flushLsn);
   }
 
   /**
@@ -335,6 +446,13 @@ export class Session {
       this.windowFull = false;
       this.updateReading();
     }
+    if (this.backfill) {
+      this.backfill.flushed(this.checkpoint.flushLsn);
+      if (this.roomWaiter && this.checkpoint.inFlight <= this.resumeBelow) this.wake();
+      const drained = this.drainWaiter;
+      this.drainWaiter = null;
+      drained?.();
+    }
     if (this.stopping && this.checkpoint.inFlight === 0) this.finishStop();
   }
 
@@ -352,8 +470,11 @@ export class Session {
     else this.parts.source.pause();
   }
 
-  /** Stops reading while `work` (a catalog read) runs, then reads on; a failure ends the session. */
-  private withTypes(work: () => Promise<void>): void {
+  /**
+   * Stops reading while `work` runs (a catalog read, snapshot rows being published), then handles
+   * the frames queued meanwhile and reads on; a failure ends the session.
+   */
+  private hold(work: () => Promise<void>, failure = 'reading type information failed'): void {
     this.resolvingTypes = true;
     this.updateReading();
     work().then(
@@ -363,11 +484,7 @@ export class Session {
         this.pump();
       },
       (cause: unknown) =>
-        this.fail(
-          cause instanceof DecodeError
-            ? cause
-            : new ReplicationError('reading type information failed', { cause }),
-        ),
+        this.fail(cause instanceof PgwalstreamsError ? cause : new ReplicationError(failure, { cause })),
     );
   }
 
@@ -407,6 +524,9 @@ export class Session {
 
   /** Confirms what was acknowledged (always safe: the checkpoint holds nothing else) and closes. */
   private async cleanup(): Promise<void> {
+    this.backfill?.close();
+    this.wake();
+    this.drainWaiter?.();
     clearInterval(this.statusTimer);
     clearTimeout(this.stopTimer);
     this.signal?.removeEventListener('abort', this.onAbort);

@@ -214,11 +214,7 @@ export async function checkWhere(sql: pg.Client, t: TableInfo, where: string): P
  * The key (as text) of a row given as its event's `data` JSON: the server reads the JSON into a row
  * of the table (`json_populate_record`) and prints its key columns. Null when the JSON is not one.
  */
-export async function keyOfEventData(
-  sql: pg.Client,
-  t: TableInfo,
-  data: unknown,
-): Promise<string[] | null> {
+export async function keyOfEventData(sql: pg.Client, t: TableInfo, data: unknown): Promise<string[] | null> {
   const cols = t.keyIndexes.map((i) => `(r).${quoteIdent(t.columns[i]!.name)}::text`);
   try {
     const r = await sql.query<string[]>({
@@ -243,10 +239,7 @@ export async function keyAfter(
   const n = t.keyIndexes.length;
   const cast = (offset: number) =>
     t.keyIndexes.map((i, k) => `$${offset + k + 1}::${t.columns[i]!.typeName}`).join(', ');
-  const r = await sql.query<{ after: boolean }>(`SELECT (${cast(0)}) > (${cast(n)}) AS after`, [
-    ...a,
-    ...b,
-  ]);
+  const r = await sql.query<{ after: boolean }>(`SELECT (${cast(0)}) > (${cast(n)}) AS after`, [...a, ...b]);
   return r.rows[0]?.after === true;
 }
 
@@ -257,7 +250,9 @@ export async function declareTableCursor(sql: pg.Client, t: TableInfo, cursor: s
     t.keyIndexes.length > 0
       ? ` ORDER BY ${t.keyIndexes.map((i) => quoteIdent(t.columns[i]!.name)).join(', ')}`
       : '';
-  await sql.query(`DECLARE ${quoteIdent(cursor)} NO SCROLL CURSOR FOR SELECT ${cols} FROM ${qualified(t)}${order}`);
+  await sql.query(
+    `DECLARE ${quoteIdent(cursor)} NO SCROLL CURSOR FOR SELECT ${cols} FROM ${qualified(t)}${order}`,
+  );
 }
 
 /** The next rows of a cursor (none at its end). */

@@ -17,6 +17,7 @@ import { ReadinessWatch } from '../ops/readiness.js';
 import { createLogger, type Logger } from '../ops/log.js';
 import { Metrics } from '../ops/metrics.js';
 import { SlotMonitor } from '../ops/slot-monitor.js';
+import { BackfillRunner } from '../backfill/runner.js';
 import { Pipeline } from '../pipeline.js';
 import { JetStreamSinkFactory } from '../sink/jetstream-sink.js';
 import { NatsLink, openNatsConnection } from '../sink/nats-connection.js';
@@ -128,9 +129,17 @@ export async function runService(configPath: string, io: CliIo): Promise<number>
     ({ nc, link } = await connectNats(config, log, metrics));
     const internals = natsInternals(nc); // a NATS client without them stops the start here
     const sinks = new JetStreamSinkFactory(nc, link, internals, settings.sink, log);
+    const backfills = new BackfillRunner(settings.backfill, settings.pg, settings.slot, nc, log, metrics);
+    const exportSnapshot = backfills.wantsInitialSnapshot
+      ? { beforeCreate: () => backfills.beforeSlotCreated() }
+      : undefined;
     pipeline = new Pipeline(
       settings.pipeline,
-      { openSource: () => openReplicationSource(settings.pg, settings.slot), sinks },
+      {
+        openSource: () => openReplicationSource(settings.pg, settings.slot, { exportSnapshot }),
+        sinks,
+        backfills,
+      },
       log,
       metrics,
     );

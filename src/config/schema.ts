@@ -466,9 +466,7 @@ export const configSchema = z.strictObject({
        * `initial`: when pgwalstreams creates its slot, publish every published table's rows as they
        * were at the slot's consistent point, before any change after it. `never`: changes only.
        */
-      snapshot: z
-        .enum(['never', 'initial'], { error: 'use never or initial' })
-        .default('never'),
+      snapshot: z.enum(['never', 'initial'], { error: 'use never or initial' }).default('never'),
     })
     .prefault({}),
   /** Snapshots and backfills: where their progress lives, and how big a chunk may be. */

@@ -125,7 +125,12 @@ function snapshotTail(point: SnapshotPoint): Buffer {
  * "commitTime","lsn","xid","position","backfill"}`, the row in the same JSON as a change of it.
  * Returns a view of the shared buffer, as `writeChangeEvent` does.
  */
-export function writeSnapshotEvent(relation: Relation, row: Tuple, point: SnapshotPoint, position: number): Buffer {
+export function writeSnapshotEvent(
+  relation: Relation,
+  row: Tuple,
+  point: SnapshotPoint,
+  position: number,
+): Buffer {
   out.reset();
   out.bytes(ID_OPEN);
   out.ensure(ID_LENGTH + 2);

@@ -268,7 +268,8 @@ export class TransactionAssembler {
   }
 }
 
-function toRelation(msg: RelationMessage, types: TypeLookup | undefined): Relation {
+/** A relation with its value writers, from a Relation message (or one made from the catalog). */
+export function toRelation(msg: RelationMessage, types: TypeLookup | undefined): Relation {
   return {
     id: msg.relationId,
     schema: msg.schema,

@@ -33,6 +33,10 @@ export const MetricName = {
   inFlightLimit: 'pgwalstreams_inflight_limit',
   configReloads: 'pgwalstreams_config_reloads_total',
   configInfo: 'pgwalstreams_config_info',
+  backfillRows: 'pgwalstreams_backfill_rows_total',
+  backfillRowsEstimated: 'pgwalstreams_backfill_rows_estimated',
+  backfillRowsPerSecond: 'pgwalstreams_backfill_rows_per_second',
+  backfillsRunning: 'pgwalstreams_backfills_running',
 } as const;
 
 /**
@@ -141,6 +145,10 @@ export class Metrics {
   readonly inFlightLimit: Gauge;
   readonly configReloads: Counter<'result'>;
   private readonly configInfo: Gauge<'hash'>;
+  readonly backfillRows: Counter<'backfill' | 'table'>;
+  readonly backfillRowsEstimated: Gauge<'backfill' | 'table'>;
+  readonly backfillRowsPerSecond: Gauge<'backfill' | 'table'>;
+  readonly backfillsRunning: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -235,6 +243,22 @@ export class Metrics {
       'result',
     ]);
     this.configInfo = gauge(M.configInfo, 'The configuration in force (label hash).', ['hash']);
+    this.backfillRows = counter(
+      M.backfillRows,
+      'Snapshot events of a backfill or initial snapshot acknowledged by JetStream.',
+      ['backfill', 'table'],
+    );
+    this.backfillRowsEstimated = gauge(
+      M.backfillRowsEstimated,
+      "The planner's estimate of a backfilled table's rows.",
+      ['backfill', 'table'],
+    );
+    this.backfillRowsPerSecond = gauge(
+      M.backfillRowsPerSecond,
+      'Rows per second of the backfill running, over its last chunks.',
+      ['backfill', 'table'],
+    );
+    this.backfillsRunning = gauge(M.backfillsRunning, '1 while a backfill or initial snapshot runs.');
     collectDefaultMetrics({ register: this.registry });
   }
 

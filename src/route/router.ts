@@ -60,7 +60,12 @@ export class Router {
 
   /** The subject for a logical message with this prefix, or `null` when filtered out. */
   routeMessage(prefix: string): string | null {
-    if (prefix === HEARTBEAT_PREFIX || prefix === WATERMARK_PREFIX || (this.messages && !this.messages.has(prefix))) return null;
+    if (
+      prefix === HEARTBEAT_PREFIX ||
+      prefix === WATERMARK_PREFIX ||
+      (this.messages && !this.messages.has(prefix))
+    )
+      return null;
     let subject = this.messageSubjects.get(prefix);
     if (subject === undefined) {
       subject = `${this.settings.topicPrefix}.message.${escapeToken(prefix)}`;
@@ -97,7 +102,9 @@ export class Router {
 
   /** The subject of a table's snapshot events, or null when the filter does not publish the table. */
   snapshotSubject(schema: string, table: string): string | null {
-    return this.publishesTable(schema, table) ? snapshotSubject(this.settings.topicPrefix, schema, table) : null;
+    return this.publishesTable(schema, table)
+      ? snapshotSubject(this.settings.topicPrefix, schema, table)
+      : null;
   }
 
   private subject(relation: Relation, action: Action): string {

@@ -200,3 +200,21 @@ function lookupError(what: string, cause: unknown, stream?: string): PublishErro
   }
   return new PublishError(`${what} (${detail})`, { cause });
 }
+
+/** The last message stored on one subject: its body as JSON, or null when no stream holds one. */
+export async function lastMessageOn(nc: NatsConnection, subject: string, timeoutMs = 5000): Promise<unknown> {
+  const jsm = await jetstreamManager(nc, { timeout: timeoutMs, checkAPI: false });
+  let stream: string;
+  try {
+    stream = await jsm.streams.find(subject);
+  } catch {
+    return null; // no stream captures the subject: nothing is stored on it
+  }
+  const msg = await jsm.streams.getMessage(stream, { last_by_subj: subject });
+  if (!msg) return null;
+  try {
+    return msg.json<unknown>();
+  } catch {
+    return null;
+  }
+}

@@ -10,7 +10,7 @@ import copyStreams, { type CopyBothQueryStream } from 'pg-copy-streams';
 import { isCertificateError, ReplicationError } from '../errors.js';
 import { encodeStandbyStatus, pgClock, type StandbyPositions } from './frames.js';
 import { formatLsn, parseLsn, type FlushLsn, type Lsn } from './lsn.js';
-import type { ReplicationListener, ReplicationSource } from './replication-source.js';
+import type { ExportedSnapshot, ReplicationListener, ReplicationSource } from './replication-source.js';
 import { catalogTypeReader, type ReadTypes } from './type-catalog.js';
 
 /** The `ssl` option of a node-postgres client: off, or the options of `tls.connect`. */
@@ -134,7 +134,11 @@ export function quoteIdent(name: string): string {
  * they are absent, and returns where replication resumes. A publication the user made is
  * left as it is.
  */
-export async function prepare(client: pg.Client, s: SlotSettings): Promise<PreparedSlot> {
+export async function prepare(
+  client: pg.Client,
+  s: SlotSettings,
+  createSlot: (client: pg.Client) => Promise<void> = (c) => createSlotBySql(c, s.slot),
+): Promise<PreparedSlot> {
   const walLevel = (await client.query<{ wal_level: string }>('SHOW wal_level')).rows[0]?.wal_level;
   if (walLevel !== 'logical') {
     throw new ReplicationError(
@@ -165,7 +169,7 @@ export async function prepare(client: pg.Client, s: SlotSettings): Promise<Prepa
   let slot = await readSlot(client, s.slot);
   if (!slot) {
     try {
-      await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [s.slot]);
+      await createSlot(client);
       slotCreated = true;
     } catch (cause) {
       if ((cause as { code?: string }).code !== '42710') {
@@ -205,6 +209,11 @@ export async function prepare(client: pg.Client, s: SlotSettings): Promise<Prepa
     slotCreated,
     publicationCreated,
   };
+}
+
+/** Creates the slot with the SQL function (no snapshot is exported). */
+async function createSlotBySql(client: pg.Client, slot: string): Promise<void> {
+  await client.query(`SELECT pg_create_logical_replication_slot($1, 'pgoutput')`, [slot]);
 }
 
 interface SlotRow {
@@ -262,6 +271,25 @@ export class ReplicationStream {
       await client.end().catch(() => {});
       throw new ReplicationError('IDENTIFY_SYSTEM failed on the replication connection', { cause });
     }
+  }
+
+  /** The server process of this connection (the walsender once streaming). */
+  get pid(): number {
+    return (this.client as unknown as { processID: number }).processID;
+  }
+
+  /**
+   * Creates the slot with an exported snapshot (`CREATE_REPLICATION_SLOT … LOGICAL pgoutput`),
+   * valid until this connection's next command.
+   */
+  async createSlotExporting(slot: string, serverVersion: number): Promise<ExportedSnapshot> {
+    const options = serverVersion >= 150000 ? "(SNAPSHOT 'export')" : 'EXPORT_SNAPSHOT';
+    const r = await this.client.query<{ consistent_point: string; snapshot_name: string }>(
+      `CREATE_REPLICATION_SLOT ${quoteIdent(slot)} LOGICAL pgoutput ${options}`,
+    );
+    const row = r.rows[0];
+    if (!row?.snapshot_name) throw new ReplicationError(`creating slot ${slot} exported no snapshot`);
+    return { name: row.snapshot_name, consistentPoint: parseLsn(row.consistent_point) };
   }
 
   /**
@@ -336,16 +364,45 @@ function replicationFailure(slot: string, cause: unknown): ReplicationError {
  * connection. Fails with the `ReplicationError` of `prepare` or of connecting, having closed
  * whatever it opened.
  */
-export async function openReplicationSource(pgs: PgSettings, slot: SlotSettings): Promise<ReplicationSource> {
+export async function openReplicationSource(
+  pgs: PgSettings,
+  slot: SlotSettings,
+  options: SourceOptions = {},
+): Promise<ReplicationSource> {
   const sql = await connectSql(pgs);
+  let stream: ReplicationStream | undefined;
   try {
-    const prepared = await prepare(sql, slot);
-    const stream = await ReplicationStream.connect(pgs);
-    return new PgReplicationSource(sql, stream, prepared, slot);
+    let exported: ExportedSnapshot | null = null;
+    let prepared: PreparedSlot;
+    const exporting = options.exportSnapshot;
+    if (exporting) {
+      // The slot is created on the replication connection, which then streams it: the snapshot
+      // it exports lives until that connection's next command.
+      stream = await ReplicationStream.connect(pgs);
+      const created = stream;
+      prepared = await prepare(sql, slot, async (c) => {
+        await exporting.beforeCreate();
+        exported = await created.createSlotExporting(slot.slot, await serverVersion(c));
+      });
+    } else {
+      prepared = await prepare(sql, slot);
+      stream = await ReplicationStream.connect(pgs);
+    }
+    return new PgReplicationSource(sql, stream, prepared, slot, exported);
   } catch (err) {
+    await stream?.stop();
     await sql.end().catch(() => {});
     throw err;
   }
+}
+
+/** How a session's source is opened. */
+export interface SourceOptions {
+  /**
+   * Create an absent slot with an exported snapshot (for an initial snapshot); `beforeCreate` runs
+   * just before it is created.
+   */
+  exportSnapshot?: { beforeCreate: () => Promise<void> } | undefined;
 }
 
 /** A `ReplicationSource` over a SQL connection and a replication connection. */
@@ -360,6 +417,7 @@ class PgReplicationSource implements ReplicationSource {
     private readonly replication: ReplicationStream,
     private readonly prepared: PreparedSlot,
     private readonly slot: SlotSettings,
+    readonly exported: ExportedSnapshot | null,
   ) {
     this.systemId = replication.systemId;
     this.start = prepared.confirmedFlush;
@@ -376,6 +434,25 @@ class PgReplicationSource implements ReplicationSource {
 
   sendStatus(positions: StandbyPositions, replyRequested: boolean): void {
     this.replication.sendStatus(positions, replyRequested);
+  }
+
+  async holdSlot(): Promise<void> {
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const r = await this.sql.query<{ active_pid: number | null }>(
+        'SELECT active_pid FROM pg_replication_slots WHERE slot_name = $1',
+        [this.slot.slot],
+      );
+      const pid = r.rows[0]?.active_pid ?? null;
+      if (pid === this.replication.pid) return;
+      if (pid !== null || Date.now() > deadline) {
+        throw new ReplicationError(
+          `replication slot ${this.slot.slot} is in use by another connection (pid ${pid ?? 'none'})`,
+          { slotBusy: true },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   }
 
   pause(): void {

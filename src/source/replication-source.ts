@@ -5,7 +5,7 @@
  */
 import type { ReplicationError } from '../errors.js';
 import type { StandbyPositions } from './frames.js';
-import type { FlushLsn } from './lsn.js';
+import type { FlushLsn, Lsn } from './lsn.js';
 import type { ReadTypes } from './type-catalog.js';
 
 /** Callbacks of a replication stream. */
@@ -16,6 +16,14 @@ export interface ReplicationListener {
   closed(err: ReplicationError): void;
 }
 
+/** The snapshot a slot was created with (`CREATE_REPLICATION_SLOT … (SNAPSHOT 'export')`). */
+export interface ExportedSnapshot {
+  /** What `SET TRANSACTION SNAPSHOT` takes; valid until the replication connection's next command. */
+  name: string;
+  /** The slot's consistent point: the snapshot shows every transaction committed before it. */
+  consistentPoint: Lsn;
+}
+
 /** One session's view of the slot: its stream, its status updates, the catalog. */
 export interface ReplicationSource {
   /** The database system identifier (IDENTIFY_SYSTEM), which namespaces event ids. */
@@ -24,6 +32,13 @@ export interface ReplicationSource {
   readonly start: FlushLsn;
   /** Whether the start created the slot and the publication. */
   readonly created: { readonly slot: boolean; readonly publication: boolean };
+  /** The snapshot the slot was created with by this session, or null. */
+  readonly exported: ExportedSnapshot | null;
+  /**
+   * Resolves once the stream holds the slot (after `stream`); fails with a `slotBusy` error when
+   * another connection took it first.
+   */
+  holdSlot(): Promise<void>;
   /** Starts streaming from `start`; frames and the end of the stream go to `listener`. */
   stream(listener: ReplicationListener): void;
   /** Sends a Standby Status Update (`replyRequested`: ask for a keepalive back). */

@@ -22,6 +22,7 @@ export interface SentStatus extends StandbyPositions {
 export class FakeSource implements ReplicationSource {
   readonly systemId = '7300000000000000001';
   readonly created = { slot: false, publication: false };
+  readonly exported = null;
   readonly statuses: SentStatus[] = [];
   /** Type OIDs the session asked the catalog for, one list per read. */
   readonly typeReads: number[][] = [];
@@ -36,6 +37,11 @@ export class FakeSource implements ReplicationSource {
     private readonly catalog: ReadonlyMap<number, TypeInfo> = new Map(),
   ) {
     this.walPosition = start;
+  }
+
+  /** The fake slot is always the session's. */
+  holdSlot(): Promise<void> {
+    return Promise.resolve();
   }
 
   /** True once the session started streaming. */

@@ -1,0 +1,177 @@
+/**
+ * The initial snapshot: with `listener.snapshot: initial`, the service creates its slot with an
+ * exported snapshot and publishes every published table's rows before any change, while writers
+ * keep changing them; a consumer applying the stream in order ends with exactly the tables.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { parseLsn } from '../../src/source/lsn.js';
+import {
+  assertNoIdTwice,
+  assertNoRowSnapshottedTwice,
+  assertStateEqualsTables,
+  consume,
+  touchSql,
+  type ConsumedTable,
+} from './harness/consumer.js';
+import { readStream, streamCount, waitForCount } from './harness/jetstream.js';
+import {
+  confirmedFlush,
+  freshNames,
+  serviceConfig,
+  startServers,
+  startService,
+  type Servers,
+} from './harness/scenario.js';
+import { createMatrixTable, createMatrixTypes, insertMatrixRows } from './harness/type-matrix.js';
+import { waitFor } from './harness/wait.js';
+
+/** Writers changing `big` and `pairs` until stopped: inserts, updates, deletes in small transactions. */
+function startWriters(s: Servers, bigRows: number): { stop: () => Promise<number> } {
+  let running = true;
+  let transactions = 0;
+  const loop = async () => {
+    const c = new pg.Client({ connectionString: s.pg.connectionString });
+    await c.connect();
+    let next = bigRows + 1;
+    try {
+      while (running) {
+        const k = 1 + Math.floor(Math.random() * bigRows);
+        await c.query('BEGIN');
+        await c.query('UPDATE big SET v = v || $2, n = n + 1 WHERE id = $1', [k, 'u']);
+        await c.query('DELETE FROM big WHERE id = $1', [k + 1]);
+        await c.query('INSERT INTO big (id, v, n) VALUES ($1, $2, 0)', [next++, 'new']);
+        await c.query(
+          'INSERT INTO pairs (a, b, v) VALUES ($1, $2, 1) ON CONFLICT (a, b) DO UPDATE SET v = pairs.v + 1',
+          [k % 50, `b${k % 7}`],
+        );
+        await c.query('UPDATE tm SET c_int4 = c_int4 + 1 WHERE id = 1');
+        await c.query('COMMIT');
+        transactions++;
+      }
+    } finally {
+      await c.end();
+    }
+  };
+  const done = loop();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return transactions;
+    },
+  };
+}
+
+describe('initial snapshot', () => {
+  let s: Servers;
+  before(async () => {
+    s = await startServers();
+    await createMatrixTypes(s.pg);
+  });
+  after(async () => {
+    await s?.dispose();
+  });
+
+  test('three tables (200 000 rows, the type matrix, a composite key) under writers: snapshot first, then changes; the consumer ends with the tables', async () => {
+    // GIVEN three tables with rows, and writers changing them all the time
+    const BIG = 200_000;
+    const names = await freshNames(s);
+    await s.pg.query('CREATE TABLE big (id int PRIMARY KEY, v text NOT NULL, n int NOT NULL)');
+    await s.pg.query(`INSERT INTO big SELECT g, 'row ' || g, 0 FROM generate_series(1, ${BIG}) g`);
+    await s.pg.query('CREATE TABLE pairs (a int, b text, v int, PRIMARY KEY (a, b))');
+    await s.pg.query(
+      `INSERT INTO pairs SELECT g % 50, 'b' || (g % 7), g FROM generate_series(1, 300) g ON CONFLICT DO NOTHING`,
+    );
+    await createMatrixTable(s.pg, 'tm');
+    await insertMatrixRows(s.pg, 'tm');
+    await s.pg.query('ANALYZE');
+    const tables: ConsumedTable[] = [
+      { name: 'big', key: ['id'] },
+      { name: 'pairs', key: ['a', 'b'] },
+      { name: 'tm', key: ['id'] },
+    ];
+    const writers = startWriters(s, BIG);
+
+    // WHEN the service starts with an initial snapshot, and the writers stop once it is done
+    const service = await startService(serviceConfig(s, names, { listener: { snapshot: 'initial' } }));
+    try {
+      await service.waitForLog('initial snapshot done: streaming changes', 120_000);
+      const transactions = await writers.stop();
+      assert.ok(transactions > 0, 'the writers changed the tables');
+      const c = new pg.Client({ connectionString: s.pg.connectionString });
+      await c.connect();
+      for (const sql of touchSql(tables)) await c.query(sql);
+      const end = parseLsn(
+        (await c.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l,
+      );
+      await c.end();
+      // THEN (once the slot confirmed the touch: all of it is stored)
+      await waitFor(async () => (await confirmedFlush(s, names.slot)) >= end, {
+        timeoutMs: 120_000,
+        intervalMs: 200,
+        what: 'the touch stored',
+      });
+      const events = await readStream(s.nc, names.stream);
+
+      // every snapshot event comes before the first change
+      const firstChange = events.findIndex((e) => ['INSERT', 'UPDATE', 'DELETE'].includes(e.event?.action));
+      const lastSnapshot = events.findLastIndex((e) => e.event?.action?.startsWith('SNAPSHOT'));
+      assert.ok(
+        firstChange > lastSnapshot,
+        `snapshot events end (${lastSnapshot}) before the first change (${firstChange})`,
+      );
+      const consumed = consume(events, tables);
+      // one end marker per table, with its row count
+      assert.deepEqual(consumed.ends.map((e) => e.table).sort(), ['big', 'pairs', 'tm']);
+      for (const end of consumed.ends) {
+        assert.equal(end.state, 'done');
+        assert.equal(
+          end.rows,
+          consumed.snapshotRows.get(end.table),
+          `${end.table}: the marker counts its rows`,
+        );
+        assertNoRowSnapshottedTwice(events, tables.find((t) => t.name === end.table)!, end.backfill);
+      }
+      // The writers insert one row and delete one per transaction (started before the slot was made).
+      const bigRows = consumed.snapshotRows.get('big')!;
+      assert.ok(Math.abs(bigRows - BIG) <= 1, `${bigRows} rows of big in the snapshot`);
+      assert.equal(consumed.snapshotRows.get('tm'), 3);
+      assertNoIdTwice(events);
+      assertStateEqualsTables(consumed);
+      assert.ok(
+        (await streamCount(s.nc, names.stream)) > BIG + transactions,
+        'changes made during the snapshot were streamed after it',
+      );
+    } finally {
+      await writers.stop().catch(() => 0);
+      await service.dispose();
+    }
+  });
+
+  test('a slot that exists already is not snapshotted again', async () => {
+    const names = await freshNames(s);
+    await s.pg.query('CREATE TABLE again (id int PRIMARY KEY)');
+    await s.pg.query('INSERT INTO again SELECT generate_series(1, 10)');
+    const config = serviceConfig(s, names, {
+      listener: { snapshot: 'initial' },
+      database: { filter: { tables: { again: ['insert', 'update', 'delete'] } } },
+    });
+    let service = await startService(config);
+    await waitForCount(s.nc, names.stream, 11);
+    await service.dispose();
+    service = await startService(config);
+    try {
+      await s.pg.query('INSERT INTO again VALUES (11)');
+      await waitForCount(s.nc, names.stream, 12);
+      const events = await readStream(s.nc, names.stream);
+      assert.deepEqual(
+        events.map((e) => e.event.action),
+        [...Array<string>(10).fill('SNAPSHOT'), 'SNAPSHOT_END', 'INSERT'],
+      );
+    } finally {
+      await service.dispose();
+    }
+  });
+});
