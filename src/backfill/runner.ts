@@ -28,6 +28,7 @@
  * last snapshot event of the backfill stored on the table's snapshot subject, so no row is stored
  * twice whatever the stream's duplicate window.
  */
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { NatsConnection } from '@nats-io/transport-node';
@@ -249,11 +250,13 @@ class SessionWork implements BackfillPort {
     const w = decodeWatermark(change.content);
     const p = this.pending;
     if (!w || !p || !change.tx || change.position === null) return null;
-    if (w.backfill !== p.watermark.backfill || w.chunk !== p.watermark.chunk) return null;
+    const own = p.watermark;
+    if (w.backfill !== own.backfill || w.chunk !== own.chunk || w.token !== own.token) return null;
     if (w.mark === 'low') {
-      p.window.low();
+      if (!p.window.sawLow) p.window.low();
       return null;
     }
+    if (p.window.sawHigh) return null; // published once, at its first high watermark
     p.window.high();
     if (!p.window.sawLow || p.rows === null) {
       p.settle.reject(new Error('the chunk was not seen from its low watermark')); // read again
@@ -688,7 +691,7 @@ class SessionWork implements BackfillPort {
     let settle!: PendingChunk['settle'];
     const done = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
     const pending: PendingChunk = {
-      watermark: { backfill: record.id, chunk: number },
+      watermark: { backfill: record.id, chunk: number, token: randomBytes(6).toString('hex') },
       table: info,
       relation,
       subject,

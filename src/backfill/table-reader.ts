@@ -239,8 +239,12 @@ export async function keyAfter(
   const n = t.keyIndexes.length;
   const cast = (offset: number) =>
     t.keyIndexes.map((i, k) => `$${offset + k + 1}::${t.columns[i]!.typeName}`).join(', ');
-  const r = await sql.query<{ after: boolean }>(`SELECT (${cast(0)}) > (${cast(n)}) AS after`, [...a, ...b]);
-  return r.rows[0]?.after === true;
+  const r = await sql.query<{ after: boolean | string }>(`SELECT (${cast(0)}) > (${cast(n)}) AS after`, [
+    ...a,
+    ...b,
+  ]);
+  const after = r.rows[0]?.after;
+  return after === true || after === 't'; // a row reader's connection returns the text `t`
 }
 
 /** Opens a cursor over every row of the table, in key order when it has a key. */

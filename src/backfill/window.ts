@@ -23,25 +23,31 @@ export { WATERMARK_PREFIX } from '../source/slot-status.js';
 /** Which watermark a message is. */
 export type WatermarkMark = 'low' | 'high';
 
-/** The content of a watermark message: the backfill, the chunk and which mark. */
+/**
+ * The content of a watermark message: the backfill, the chunk, which mark, and a token drawn for
+ * the attempt (a chunk read again after a restart writes new watermarks; the old ones, replayed
+ * from the slot, carry another token and are ignored).
+ */
 export interface Watermark {
   backfill: string;
   chunk: number;
+  token: string;
   mark: WatermarkMark;
 }
 
 /** The content of a watermark message, as written into the WAL. */
 export function encodeWatermark(w: Watermark): string {
-  return JSON.stringify({ backfill: w.backfill, chunk: w.chunk, mark: w.mark });
+  return JSON.stringify({ backfill: w.backfill, chunk: w.chunk, token: w.token, mark: w.mark });
 }
 
 /** Reads a watermark message's content; null when it is not one. */
 export function decodeWatermark(content: Uint8Array): Watermark | null {
   try {
     const v = JSON.parse(Buffer.from(content).toString('utf8')) as Partial<Watermark>;
-    if (typeof v.backfill !== 'string' || typeof v.chunk !== 'number') return null;
+    if (typeof v.backfill !== 'string' || typeof v.chunk !== 'number' || typeof v.token !== 'string')
+      return null;
     if (v.mark !== 'low' && v.mark !== 'high') return null;
-    return { backfill: v.backfill, chunk: v.chunk, mark: v.mark };
+    return { backfill: v.backfill, chunk: v.chunk, token: v.token, mark: v.mark };
   } catch {
     return null;
   }
@@ -56,6 +62,8 @@ export class ChunkWindow {
   open = false;
   /** True once the low watermark went by. */
   sawLow = false;
+  /** True once the high watermark went by. */
+  sawHigh = false;
 
   /**
    * @param relationId the table's oid (the relation id pgoutput gives it).
@@ -75,6 +83,7 @@ export class ChunkWindow {
   /** The high watermark went by: no change counts any more. */
   high(): void {
     this.open = false;
+    this.sawHigh = true;
   }
 
   /** A change the stream carries: its old and new keys are remembered while the window is open. */

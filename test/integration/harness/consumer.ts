@@ -42,8 +42,8 @@ export interface Consumed {
 export function consume(events: readonly StoredEvent[], tables: readonly ConsumedTable[]): Consumed {
   const byName = new Map(tables.map((t) => [t.name, t]));
   const out: Consumed = {
-    state: new Map(tables.map((t) => [t.name, new Map()])),
-    truth: new Map(tables.map((t) => [t.name, new Map()])),
+    state: new Map(tables.map((t) => [t.name, new Map<string, string>()])),
+    truth: new Map(tables.map((t) => [t.name, new Map<string, string>()])),
     snapshotRows: new Map(tables.map((t) => [t.name, 0])),
     ends: [],
   };
@@ -126,14 +126,15 @@ export function assertNoRowSnapshottedTwice(
   table: ConsumedTable,
   backfill: string,
 ): number {
-  const seen = new Set<string>();
+  const seen = new Map<string, StoredEvent>();
   const twice: string[] = [];
   for (const e of events) {
     const ev = e.event;
     if (!ev || ev.table !== table.name || ev.action !== 'SNAPSHOT' || ev['backfill'] !== backfill) continue;
     const key = keyOf(table, ev.data);
-    if (seen.has(key)) twice.push(key);
-    seen.add(key);
+    const first = seen.get(key);
+    if (first) twice.push(`${key} at seq ${first.seq} (lsn ${first.event.lsn}) and ${e.seq} (lsn ${ev.lsn})`);
+    seen.set(key, e);
   }
   assert.deepEqual(
     twice.slice(0, 5),

@@ -1,0 +1,248 @@
+/**
+ * Backfills while the service streams: DBLog chunks between watermarks, progress in the key-value
+ * bucket. Each test checks the whole stream: a consumer applying it in order ends with the table
+ * (see harness/consumer.ts), no event id is stored twice and no row is snapshotted twice.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import pg from 'pg';
+import { BackfillStore, newBackfillId, type BackfillRecord } from '../../src/backfill/progress.js';
+import { parseLsn } from '../../src/source/lsn.js';
+import {
+  assertNoIdTwice,
+  assertNoRowSnapshottedTwice,
+  assertStateEqualsTables,
+  consume,
+  touchSql,
+  type ConsumedTable,
+} from './harness/consumer.js';
+import { readStream, streamCount } from './harness/jetstream.js';
+import {
+  confirmedFlush,
+  freshNames,
+  serviceConfig,
+  startServers,
+  startService,
+  type Names,
+  type Servers,
+} from './harness/scenario.js';
+import { ServiceProcess } from './harness/service.js';
+import { waitFor } from './harness/wait.js';
+
+const BUCKET = 'pgwalstreams_backfill';
+
+/** Queues a backfill the way `pgwalstreams backfill` does: a pending record in the bucket. */
+async function queueBackfill(
+  s: Servers,
+  names: Names,
+  table: string,
+  key: string[],
+  where: string | null = null,
+): Promise<{ store: BackfillStore; id: string }> {
+  const store = await BackfillStore.open(s.nc, { bucket: BUCKET, replicas: 1 }, names.slot);
+  const now = new Date().toISOString();
+  const record: BackfillRecord = {
+    id: newBackfillId('backfill'),
+    slot: names.slot,
+    kind: 'backfill',
+    where,
+    state: 'pending',
+    createdAt: now,
+    updatedAt: now,
+    tables: [
+      { schema: 'public', table, state: 'pending', key, lastKey: null, rows: 0, estimate: -1, chunks: 0 },
+    ],
+  };
+  await store.save(record);
+  return { store, id: record.id };
+}
+
+async function waitForState(store: BackfillStore, id: string, state: string, timeoutMs = 120_000) {
+  return waitFor(async () => (await store.get(id))?.state === state && (await store.get(id)), {
+    timeoutMs,
+    intervalMs: 200,
+    what: `backfill ${id} ${state}`,
+  });
+}
+
+/** Runs the touch and waits until the slot confirmed it (then all of it is stored). */
+async function touchAndSettle(s: Servers, names: Names, tables: ConsumedTable[]): Promise<void> {
+  const c = new pg.Client({ connectionString: s.pg.connectionString });
+  await c.connect();
+  for (const sql of touchSql(tables)) await c.query(sql);
+  const end = parseLsn((await c.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l);
+  await c.end();
+  await waitFor(async () => (await confirmedFlush(s, names.slot)) >= end, {
+    timeoutMs: 120_000,
+    intervalMs: 200,
+    what: 'the touch stored',
+  });
+}
+
+/** Updates and deletes random keys of `items` (and inserts new ones) until stopped. */
+function startWriters(s: Servers, rows: number): { stop: () => Promise<number> } {
+  let running = true;
+  let n = 0;
+  const loop = async () => {
+    const c = new pg.Client({ connectionString: s.pg.connectionString });
+    await c.connect();
+    let next = rows + 1;
+    try {
+      while (running) {
+        const k = 1 + Math.floor(Math.random() * rows);
+        await c.query('BEGIN');
+        await c.query('UPDATE items SET v = v + 1 WHERE id = $1', [k]);
+        await c.query('DELETE FROM items WHERE id = $1', [rows + 1 - k]);
+        await c.query('INSERT INTO items VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING', [next++, 'new']);
+        await c.query('INSERT INTO items VALUES ($1, 0, $2) ON CONFLICT (id) DO UPDATE SET v = items.v - 1', [
+          k + 1,
+          'back',
+        ]);
+        await c.query('COMMIT');
+        n++;
+      }
+    } finally {
+      await c.end();
+    }
+  };
+  const done = loop();
+  return {
+    stop: async () => {
+      running = false;
+      await done;
+      return n;
+    },
+  };
+}
+
+const ITEMS: ConsumedTable = { name: 'items', key: ['id'] };
+
+describe('backfill', () => {
+  let s: Servers;
+  before(async () => {
+    s = await startServers();
+  });
+  after(async () => {
+    await s?.dispose();
+  });
+
+  async function itemsTable(rows: number): Promise<Names> {
+    const names = await freshNames(s);
+    await s.pg.query('DROP TABLE IF EXISTS items');
+    await s.pg.query('CREATE TABLE items (id int PRIMARY KEY, v int NOT NULL, label text NOT NULL)');
+    await s.pg.query(`INSERT INTO items SELECT g, 0, 'row ' || g FROM generate_series(1, ${rows}) g`);
+    await s.pg.query('ANALYZE items');
+    return names;
+  }
+
+  test('killed with kill -9 at about half, then resumed: complete, no row stored twice, under updates and deletes of the same keys', async () => {
+    // GIVEN a streaming service, a table of 60 000 rows and writers updating and deleting its keys
+    const ROWS = 60_000;
+    const names = await itemsTable(ROWS);
+    const config = serviceConfig(s, names);
+    (config as { backfill?: object }).backfill = { maxChunkRows: 2000, chunkTime: '50ms' };
+    let service: ServiceProcess = await startService(config);
+    const writers = startWriters(s, ROWS);
+    try {
+      // WHEN a backfill runs and the service is killed with SIGKILL at about half of it
+      const { store, id } = await queueBackfill(s, names, 'items', ['id']);
+      await waitFor(async () => ((await store.get(id))?.tables[0]?.rows ?? 0) >= ROWS / 2, {
+        timeoutMs: 120_000,
+        intervalMs: 20,
+        what: 'half the backfill done',
+      });
+      service.kill('SIGKILL');
+      await service.dispose();
+      const atKill = (await store.get(id))!;
+      assert.notEqual(atKill.state, 'done', 'the backfill was killed before its end');
+      service = await startService(config);
+      // THEN it continues and completes
+      const done = await waitForState(store, id, 'done');
+      assert.ok(done && done.tables[0]!.chunks > atKill.tables[0]!.chunks, 'it went on after the restart');
+      const transactions = await writers.stop();
+      assert.ok(transactions > 0);
+      await touchAndSettle(s, names, [ITEMS]);
+      const events = await readStream(s.nc, names.stream);
+      const consumed = consume(events, [ITEMS]);
+      const snapshotted = assertNoRowSnapshottedTwice(events, ITEMS, id);
+      assert.ok(snapshotted > ROWS / 2, `${snapshotted} rows snapshotted`);
+      assert.equal(consumed.ends.length, 1);
+      assert.equal(consumed.ends[0]!.state, 'done');
+      assertNoIdTwice(events);
+      assertStateEqualsTables(consumed);
+    } finally {
+      await writers.stop().catch(() => 0);
+      await service.dispose();
+    }
+  });
+
+  test('--where: only the rows that meet it; cancel: the table ends with a cancelled marker', async () => {
+    const ROWS = 20_000;
+    const names = await itemsTable(ROWS);
+    const config = serviceConfig(s, names);
+    (config as { backfill?: object }).backfill = { maxChunkRows: 500, chunkTime: '20ms' };
+    const service = await startService(config);
+    try {
+      // a condition
+      const even = await queueBackfill(s, names, 'items', ['id'], 'id % 2 = 0');
+      await waitForState(even.store, even.id, 'done');
+      let events = await readStream(s.nc, names.stream);
+      const snapshots = events.filter((e) => e.event?.action === 'SNAPSHOT');
+      assert.equal(snapshots.length, ROWS / 2);
+      assert.ok(snapshots.every((e) => (e.event.data['id'] as number) % 2 === 0));
+      // a cancel
+      const before = await streamCount(s.nc, names.stream);
+      const all = await queueBackfill(s, names, 'items', ['id']);
+      await waitFor(async () => ((await all.store.get(all.id))?.tables[0]?.chunks ?? 0) >= 2, {
+        timeoutMs: 60_000,
+        intervalMs: 20,
+        what: 'two chunks done',
+      });
+      await all.store.requestCancel(all.id);
+      const cancelled = await waitForState(all.store, all.id, 'cancelled');
+      assert.ok(cancelled && cancelled.tables[0]!.rows < ROWS, 'cancelled before the end');
+      const count = await streamCount(s.nc, names.stream);
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(await streamCount(s.nc, names.stream), count, 'nothing is published after the cancel');
+      events = (await readStream(s.nc, names.stream)).filter((e) => e.seq > before);
+      const end = events.filter((e) => e.event?.action === 'SNAPSHOT_END');
+      assert.equal(end.length, 1);
+      assert.equal(end[0]!.event['state'], 'cancelled');
+      assert.equal(end[0]!.event['rows'], events.filter((e) => e.event?.action === 'SNAPSHOT').length);
+    } finally {
+      await service.dispose();
+    }
+  });
+
+  test('a standby takes a running backfill over with the slot', async () => {
+    const ROWS = 40_000;
+    const names = await itemsTable(ROWS);
+    const config = serviceConfig(s, names);
+    (config as { backfill?: object }).backfill = { maxChunkRows: 1000, chunkTime: '20ms' };
+    const active = await startService(config);
+    const standby = ServiceProcess.start(config);
+    let survivor: ServiceProcess | null = null;
+    try {
+      await standby.waitForLog('standby: another instance holds the slot');
+      const { store, id } = await queueBackfill(s, names, 'items', ['id']);
+      await waitFor(async () => ((await store.get(id))?.tables[0]?.chunks ?? 0) >= 3, {
+        timeoutMs: 60_000,
+        intervalMs: 20,
+        what: 'three chunks done',
+      });
+      active.kill('SIGKILL');
+      await active.dispose();
+      survivor = standby;
+      await standby.waitForLog('replication started', 30_000);
+      await waitForState(store, id, 'done');
+      await touchAndSettle(s, names, [ITEMS]);
+      const events = await readStream(s.nc, names.stream);
+      assertNoRowSnapshottedTwice(events, ITEMS, id);
+      assertNoIdTwice(events);
+      assertStateEqualsTables(consume(events, [ITEMS]));
+    } finally {
+      await active.dispose();
+      await (survivor ?? standby).dispose();
+    }
+  });
+});
