@@ -136,6 +136,8 @@ const FIRST_CHUNK_ROWS = 1000;
 const FETCH_ROWS = 2000;
 /** How often an idle runner looks for new backfills and cancel requests. */
 const POLL_MS = 1000;
+/** How long to wait before trying the progress bucket again after it could not be opened. */
+const UNAVAILABLE_RETRY_MS = 30_000;
 /** How often a long backfill logs its progress. */
 const PROGRESS_LOG_MS = 10_000;
 
@@ -171,6 +173,18 @@ export class BackfillRunner {
     private readonly log: Logger,
     private readonly metrics: Metrics,
   ) {}
+
+  private warned = false;
+
+  /** The bucket could not be opened: said once, then quietly tried again. */
+  unavailable(err: unknown): void {
+    if (this.warned) return this.log.debug({ err }, 'backfills unavailable');
+    this.warned = true;
+    this.log.warn(
+      { err },
+      'backfills unavailable: the progress bucket cannot be opened; changes stream as usual',
+    );
+  }
 
   /** The progress bucket, opened once. */
   async progress(): Promise<BackfillStore> {
@@ -440,8 +454,16 @@ class SessionWork implements BackfillPort {
   /** Runs the backfills of the slot one after another until the session ends. */
   private async work(): Promise<void> {
     while (!this.closed) {
+      let store: BackfillStore;
       try {
-        const store = await this.runner.progress();
+        store = await this.runner.progress();
+      } catch (err) {
+        // No bucket (JetStream or permissions lacking): the stream goes on, backfills wait.
+        this.runner.unavailable(err);
+        await sleep(UNAVAILABLE_RETRY_MS);
+        continue;
+      }
+      try {
         const record = (await store.list()).find((r) => !isFinished(r.state));
         if (!record) {
           this.metrics.backfillsRunning.set(0);
