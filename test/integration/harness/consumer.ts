@@ -42,8 +42,8 @@ export interface Consumed {
 export function consume(events: readonly StoredEvent[], tables: readonly ConsumedTable[]): Consumed {
   const byName = new Map(tables.map((t) => [t.name, t]));
   const out: Consumed = {
-    state: new Map(tables.map((t) => [t.name, new Map()])),
-    truth: new Map(tables.map((t) => [t.name, new Map()])),
+    state: new Map(tables.map((t) => [t.name, new Map<string, string>()])),
+    truth: new Map(tables.map((t) => [t.name, new Map<string, string>()])),
     snapshotRows: new Map(tables.map((t) => [t.name, 0])),
     ends: [],
   };
