@@ -466,7 +466,7 @@ export const configSchema = z.strictObject({
        * `initial`: when pgwalstreams creates its slot, publish every published table's rows as they
        * were at the slot's consistent point, before any change after it. `never`: changes only.
        */
-      snapshot: z.enum(['never', 'initial'], { error: 'use never or initial' }).default('never'),
+      snapshot: z.enum(['never', 'initial']).default('never'),
     })
     .prefault({}),
   /** Snapshots and backfills: where their progress lives, and how big a chunk may be. */
@@ -475,7 +475,7 @@ export const configSchema = z.strictObject({
       /** The JetStream key-value bucket that holds backfill progress (created when absent). */
       bucket: checkedString(
         (s) => /^[a-zA-Z0-9_-]{1,64}$/.test(s),
-        (s) => `${quote(s)} is not a valid bucket name: use letters, digits, "-" or "_"`,
+        (s) => `${quote(s)} is not a valid bucket name: use 1 to 64 letters, digits, "-" or "_"`,
       ).default('pgwalstreams_backfill'),
       /** Replicas of the bucket's stream (3 in a JetStream cluster). */
       replicas: wholeNumber(1, 5).default(1),

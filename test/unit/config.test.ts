@@ -52,6 +52,13 @@ describe('parseConfig defaults', () => {
         slotCheckInterval: 10_000,
         retainedWalWarning: 1024 ** 3,
         heartbeatInterval: 0,
+        snapshot: 'never',
+      },
+      backfill: {
+        bucket: 'pgwalstreams_backfill',
+        replicas: 1,
+        chunkTime: 500,
+        maxChunkRows: 20_000,
       },
       database: {
         host: 'localhost',
@@ -199,6 +206,11 @@ describe('environment overrides', () => {
       512 * 1024 ** 2,
     ],
     ['PGWALSTREAMS_LISTENER_HEARTBEATINTERVAL', '30s', (c) => c.listener.heartbeatInterval, 30_000],
+    ['PGWALSTREAMS_LISTENER_SNAPSHOT', 'initial', (c) => c.listener.snapshot, 'initial'],
+    ['PGWALSTREAMS_BACKFILL_BUCKET', 'cdc-progress', (c) => c.backfill.bucket, 'cdc-progress'],
+    ['PGWALSTREAMS_BACKFILL_REPLICAS', '3', (c) => c.backfill.replicas, 3],
+    ['PGWALSTREAMS_BACKFILL_CHUNKTIME', '2s', (c) => c.backfill.chunkTime, 2_000],
+    ['PGWALSTREAMS_BACKFILL_MAXCHUNKROWS', '500', (c) => c.backfill.maxChunkRows, 500],
     ['PGWALSTREAMS_DATABASE_HOST', 'db.internal', (c) => c.database.host, 'db.internal'],
     ['PGWALSTREAMS_DATABASE_PORT', '6543', (c) => c.database.port, 6543],
     ['PGWALSTREAMS_DATABASE_NAME', 'other', (c) => c.database.name, 'other'],
@@ -505,8 +517,53 @@ describe('validation', () => {
     const err = parseError(`${MINIMAL}publisher:\n  type: nats\n`);
     assert.match(
       problemAt(err, 'publisher'),
-      /unknown key "publisher": remove it or use one of listener, database, nats, logger/,
+      /unknown key "publisher": remove it or use one of listener, backfill, database, nats, logger/,
     );
+  });
+
+  it('names a bad snapshot mode and the modes there are', () => {
+    for (const mode of ['always', 'Initial', 'full']) {
+      const err = parseError(`${MINIMAL}listener:\n  snapshot: ${mode}\n`);
+      assert.equal(
+        problemAt(err, 'listener.snapshot'),
+        `"${mode}" is not one of never, initial: pick one of them`,
+      );
+    }
+    const fromEnv = parseError(MINIMAL, { PGWALSTREAMS_LISTENER_SNAPSHOT: 'full' });
+    assert.equal(
+      problemAt(fromEnv, 'listener.snapshot'),
+      '"full" is not one of never, initial: pick one of them (from PGWALSTREAMS_LISTENER_SNAPSHOT)',
+    );
+  });
+
+  it('names a bad backfill bucket and what a bucket name may hold', () => {
+    for (const bucket of ['a.b', 'has space', '', 'kv/*']) {
+      const err = parseError(`${MINIMAL}backfill:\n  bucket: ${JSON.stringify(bucket)}\n`);
+      assert.equal(
+        problemAt(err, 'backfill.bucket'),
+        `${JSON.stringify(bucket)} is not a valid bucket name: use 1 to 64 letters, digits, "-" or "_"`,
+      );
+    }
+    // 65 characters: one too many (and quoted by its first 64, as every long value is).
+    const tooLong = parseError(`${MINIMAL}backfill:\n  bucket: ${'x'.repeat(65)}\n`);
+    assert.equal(
+      problemAt(tooLong, 'backfill.bucket'),
+      `"${'x'.repeat(64)}"… (65 bytes) is not a valid bucket name: use 1 to 64 letters, digits, "-" or "_"`,
+    );
+    assert.equal(parse(`${MINIMAL}backfill:\n  bucket: ${'x'.repeat(64)}\n`).backfill.bucket, 'x'.repeat(64));
+  });
+
+  it("checks the backfill chunk settings and knows the section's keys", () => {
+    const err = parseError(
+      `${MINIMAL}backfill:\n  replicas: 7\n  chunkTime: 0\n  maxChunkRows: 1000001\n  buckets: x\n`,
+    );
+    assert.match(problemAt(err, 'backfill.replicas'), /7 is too large: use a whole number from 1 to 5/);
+    assert.match(problemAt(err, 'backfill.chunkTime'), /is out of range: use a duration from 1ms/);
+    assert.match(
+      problemAt(err, 'backfill.maxChunkRows'),
+      /1000001 is too large: use a whole number from 1 to 1000000/,
+    );
+    assert.match(problemAt(err, 'backfill.buckets'), /unknown key "buckets": did you mean bucket\?/);
   });
 
   it('normalises actions to lower case and drops repeats', () => {
