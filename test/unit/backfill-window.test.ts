@@ -104,8 +104,8 @@ const key = (...values: (string | null)[]) => rowKeyOf(values);
 describe('watermarks', () => {
   test('encode and decode each other, for both marks', () => {
     for (const w of [
-      { backfill: 'bf-01J', chunk: 0, mark: 'low' },
-      { backfill: 'bf "quoted" ✓', chunk: 4_000_000, mark: 'high' },
+      { backfill: 'bf-01J', chunk: 0, token: 'a1b2c3', mark: 'low' },
+      { backfill: 'bf "quoted" ✓', chunk: 4_000_000, token: '', mark: 'high' },
     ] satisfies Watermark[]) {
       const text = encodeWatermark(w);
       assert.deepEqual(JSON.parse(text), w);
@@ -113,9 +113,13 @@ describe('watermarks', () => {
     }
   });
 
-  test('keep only the three fields of a message that has more', () => {
-    const content = Buffer.from('{"backfill":"b","chunk":2,"mark":"high","extra":true}');
-    assert.deepEqual(decodeWatermark(content), { backfill: 'b', chunk: 2, mark: 'high' });
+  test('keep only the four fields of a message that has more', () => {
+    const content = Buffer.from('{"backfill":"b","chunk":2,"token":"t","mark":"high","extra":true}');
+    assert.deepEqual(decodeWatermark(content), { backfill: 'b', chunk: 2, token: 't', mark: 'high' });
+  });
+
+  test('are not read without the token of their attempt', () => {
+    assert.equal(decodeWatermark(Buffer.from('{"backfill":"b","chunk":2,"mark":"high"}')), null);
   });
 
   test('are not read from junk: not JSON, not an object, a missing or mistyped field, another mark', () => {
