@@ -10,8 +10,16 @@
  * (`runner.ts`), so a chunk stored before a crash is never stored again.
  */
 import { Kvm, type KV } from '@nats-io/kv';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { PublishError } from '../errors.js';
+
+/** The progress bucket does not exist: no backfill was asked for yet. */
+export class BucketAbsent extends Error {
+  constructor(readonly bucket: string) {
+    super(`the key-value bucket ${bucket} does not exist yet`);
+  }
+}
 
 /** What a backfill (or one of its tables) is doing. */
 export type BackfillState = 'pending' | 'running' | 'done' | 'cancelled' | 'failed';
@@ -80,16 +88,42 @@ export class BackfillStore {
     private readonly slot: string,
   ) {}
 
-  /** Opens the bucket, creating it when absent. */
-  static async open(nc: NatsConnection, settings: ProgressSettings, slot: string): Promise<BackfillStore> {
+  /**
+   * Opens the bucket. With `create`, creates it when absent (the `backfill` command, an initial
+   * snapshot); without, a missing bucket is a `BucketAbsent` error: no backfill was ever asked for.
+   */
+  static async open(
+    nc: NatsConnection,
+    settings: ProgressSettings,
+    slot: string,
+    options: { create: boolean } = { create: true },
+  ): Promise<BackfillStore> {
+    // No `$JS.API.INFO` check: a user without that grant is not refused for it.
+    const kvm = new Kvm(jetstream(nc, { checkAPI: false }));
     try {
-      const kv = await new Kvm(nc).create(settings.bucket, { history: 1, replicas: settings.replicas });
+      if (!options.create) {
+        // Opening a bucket does not look whether it exists: ask for its stream first.
+        const jsm = await jetstreamManager(nc, { checkAPI: false });
+        const exists = await jsm.streams.info(`KV_${settings.bucket}`).then(
+          () => true,
+          (err: unknown) => {
+            if (err instanceof Error && /not found/i.test(err.message)) return false;
+            throw err;
+          },
+        );
+        if (!exists) throw new BucketAbsent(settings.bucket);
+      }
+      const kv = options.create
+        ? await kvm.create(settings.bucket, { history: 1, replicas: settings.replicas })
+        : await kvm.open(settings.bucket);
       return new BackfillStore(kv, slot);
     } catch (cause) {
+      if (cause instanceof BucketAbsent) throw cause;
       throw new PublishError(
         `cannot open the key-value bucket ${settings.bucket} that holds backfill progress ` +
           `(${cause instanceof Error ? cause.message : String(cause)}): JetStream must be enabled and the NATS user ` +
-          `may need permission on "$JS.API.>" and "$KV.${settings.bucket}.>"`,
+          `needs publish permission on "$JS.API.STREAM.CREATE.KV_${settings.bucket}", "$JS.API.CONSUMER.CREATE.KV_${settings.bucket}.>", ` +
+          `"$JS.API.DIRECT.GET.KV_${settings.bucket}.>" and "$KV.${settings.bucket}.>"`,
         { cause },
       );
     }

@@ -46,6 +46,7 @@ import { connectRowReader, type PgSettings, type SlotSettings } from '../source/
 import type { ExportedSnapshot } from '../source/replication-source.js';
 import {
   BackfillStore,
+  BucketAbsent,
   isFinished,
   newBackfillId,
   type BackfillRecord,
@@ -178,6 +179,8 @@ export class BackfillRunner {
 
   /** The bucket could not be opened: said once, then quietly tried again. */
   unavailable(err: unknown): void {
+    if (err instanceof BucketAbsent)
+      return this.log.debug({ bucket: err.bucket }, 'no backfill asked for yet');
     if (this.warned) return this.log.debug({ err }, 'backfills unavailable');
     this.warned = true;
     this.log.warn(
@@ -186,9 +189,9 @@ export class BackfillRunner {
     );
   }
 
-  /** The progress bucket, opened once. */
-  async progress(): Promise<BackfillStore> {
-    this.store ??= await BackfillStore.open(this.nc, this.settings, this.slot.slot);
+  /** The progress bucket, opened once it exists (`create`: made when absent). */
+  async progress(create = false): Promise<BackfillStore> {
+    this.store ??= await BackfillStore.open(this.nc, this.settings, this.slot.slot, { create });
     return this.store;
   }
 
@@ -197,7 +200,7 @@ export class BackfillRunner {
    * as pending, so that a crash right after the slot's creation still leaves it to be done.
    */
   async beforeSlotCreated(): Promise<void> {
-    const store = await this.progress();
+    const store = await this.progress(true);
     const now = new Date().toISOString();
     await store.save({
       id: newBackfillId('initial'),
@@ -393,7 +396,7 @@ class SessionWork implements BackfillPort {
 
   /** Publishes every table's rows from the exported snapshot. */
   private async initial(sql: pg.Client, exported: ExportedSnapshot): Promise<void> {
-    const store = await this.runner.progress();
+    const store = await this.runner.progress(true);
     const record = await this.initialRecord(store);
     record.tables = await this.tablesToSnapshot(sql);
     record.state = 'running';
@@ -460,7 +463,7 @@ class SessionWork implements BackfillPort {
       } catch (err) {
         // No bucket (JetStream or permissions lacking): the stream goes on, backfills wait.
         this.runner.unavailable(err);
-        await sleep(UNAVAILABLE_RETRY_MS);
+        await sleep(err instanceof BucketAbsent ? POLL_MS * 5 : UNAVAILABLE_RETRY_MS);
         continue;
       }
       try {
