@@ -10,6 +10,8 @@ export const USAGE = `usage: pgwalstreams [run] [--config <file>]
        pgwalstreams config schema
        pgwalstreams status [--config <file>]
        pgwalstreams drop-slot --yes [--config <file>]
+       pgwalstreams backfill <schema.table>... [--where <condition>] [--config <file>]
+       pgwalstreams backfill list | cancel <id> [--config <file>]
 
 Streams committed changes from PostgreSQL (logical replication, pgoutput) to NATS JetStream.
 
@@ -23,10 +25,16 @@ commands:
                         confirmed position, lag, WAL retained; exit 1 when the slot is absent or lost
   drop-slot --yes       drop the replication slot when decommissioning (refused while in use;
                         without --yes it only says what it would drop)
+  backfill <table>...   queue a backfill of these tables (schema.table, or table in public) for
+                        the service that holds the slot; --where limits it to rows meeting a
+                        condition; refused for tables not published or without a primary key
+  backfill list         the backfills of the slot and their progress
+  backfill cancel <id>  ask the service to stop a backfill after the chunk in progress
 
 options:
   -c, --config <file>   configuration file (default: config.yml, or $PGWALSTREAMS_CONFIG)
   -y, --yes             confirm drop-slot
+  -w, --where <cond>    an SQL condition for backfill
   -v, --version         print the version
   -h, --help            print this help`;
 
@@ -37,6 +45,14 @@ export type Command =
   | { readonly kind: 'config-schema' }
   | { readonly kind: 'status'; readonly config: string }
   | { readonly kind: 'drop-slot'; readonly config: string; readonly yes: boolean }
+  | {
+      readonly kind: 'backfill-start';
+      readonly config: string;
+      readonly tables: readonly { schema: string; table: string }[];
+      readonly where: string | null;
+    }
+  | { readonly kind: 'backfill-list'; readonly config: string }
+  | { readonly kind: 'backfill-cancel'; readonly config: string; readonly id: string }
   | { readonly kind: 'help' }
   | { readonly kind: 'version' }
   | { readonly kind: 'usage-error'; readonly message: string };
@@ -63,6 +79,7 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
         version: { type: 'boolean', short: 'v' },
         help: { type: 'boolean', short: 'h' },
         yes: { type: 'boolean', short: 'y' },
+        where: { type: 'string', short: 'w' },
       },
     });
   } catch (err) {
@@ -107,8 +124,43 @@ export function parseCommand(argv: readonly string[], env: NodeJS.ProcessEnv): C
       ? { kind: 'drop-slot', config: defaultConfig, yes: values.yes === true }
       : extra([second]);
   }
+  if (first === 'backfill') return backfillCommand([second, ...rest], values.where, defaultConfig, extra);
   return {
     kind: 'usage-error',
-    message: `unknown command ${JSON.stringify(first)}: use run, config, status or drop-slot`,
+    message: `unknown command ${JSON.stringify(first)}: use run, config, status, drop-slot or backfill`,
   };
+}
+
+/** `backfill <table>… [--where]`, `backfill list`, `backfill cancel <id>`. */
+function backfillCommand(
+  words: readonly (string | undefined)[],
+  where: string | undefined,
+  config: string,
+  extra: (words: readonly string[]) => Command,
+): Command {
+  const args = words.filter((w): w is string => w !== undefined);
+  const [first, ...rest] = args;
+  if (first === undefined) {
+    return {
+      kind: 'usage-error',
+      message: 'backfill needs the tables to read (schema.table), list or cancel <id>',
+    };
+  }
+  if (first === 'list') return rest.length > 0 ? extra(rest) : { kind: 'backfill-list', config };
+  if (first === 'cancel') {
+    const [id, ...more] = rest;
+    if (id === undefined)
+      return { kind: 'usage-error', message: 'backfill cancel needs the id of a backfill' };
+    return more.length > 0 ? extra(more) : { kind: 'backfill-cancel', config, id };
+  }
+  if (where !== undefined && where.trim() === '') {
+    return { kind: 'usage-error', message: '--where is empty: give an SQL condition or leave it out' };
+  }
+  const tables = args.map((name) => {
+    const dot = name.indexOf('.');
+    return dot < 0
+      ? { schema: 'public', table: name }
+      : { schema: name.slice(0, dot), table: name.slice(dot + 1) };
+  });
+  return { kind: 'backfill-start', config, tables, where: where ?? null };
 }

@@ -18,6 +18,7 @@ import { PublishError } from '../errors.js';
 export class BucketAbsent extends Error {
   constructor(readonly bucket: string) {
     super(`the key-value bucket ${bucket} does not exist yet`);
+    this.name = 'BucketAbsent';
   }
 }
 

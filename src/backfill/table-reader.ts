@@ -58,12 +58,17 @@ export async function publishedTables(
   return r.rows.map((row) => ({ schema: row.schemaname, table: row.tablename }));
 }
 
-/** True when the publication publishes the table. */
+/**
+ * True when the publication publishes the table, or does not exist yet (the service creates it
+ * `FOR ALL TABLES`).
+ */
 export async function isPublished(
   sql: pg.Client,
   publication: string,
   t: { schema: string; table: string },
 ): Promise<boolean> {
+  const exists = await sql.query('SELECT 1 FROM pg_publication WHERE pubname = $1', [publication]);
+  if ((exists.rowCount ?? 0) === 0) return true;
   const r = await sql.query(
     'SELECT 1 FROM pg_publication_tables WHERE pubname = $1 AND schemaname = $2 AND tablename = $3',
     [publication, t.schema, t.table],

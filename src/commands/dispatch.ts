@@ -38,5 +38,16 @@ export async function runCommand(command: Command, io: CliIo): Promise<number> {
       return (await import('./slot.js')).statusCommand(command.config, io);
     case 'drop-slot':
       return (await import('./slot.js')).dropSlotCommand(command.config, command.yes, io);
+    case 'backfill-start':
+      return (await import('./backfill.js')).backfillStartCommand(
+        command.config,
+        command.tables,
+        command.where,
+        io,
+      );
+    case 'backfill-list':
+      return (await import('./backfill.js')).backfillListCommand(command.config, io);
+    case 'backfill-cancel':
+      return (await import('./backfill.js')).backfillCancelCommand(command.config, command.id, io);
   }
 }

@@ -26,7 +26,10 @@ import {
   type Names,
   type Servers,
 } from './harness/scenario.js';
-import { ServiceProcess } from './harness/service.js';
+import { runPgwalstreams, ServiceProcess } from './harness/service.js';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { waitFor } from './harness/wait.js';
 
 const BUCKET = 'pgwalstreams_backfill';
@@ -209,6 +212,57 @@ describe('backfill', () => {
       assert.equal(end.length, 1);
       assert.equal(end[0]!.event['state'], 'cancelled');
       assert.equal(end[0]!.event['rows'], events.filter((e) => e.event?.action === 'SNAPSHOT').length);
+    } finally {
+      await service.dispose();
+    }
+  });
+
+  test('the backfill command: refusals name the problem and queue nothing; a good one is run by the service; list and cancel', async () => {
+    const names = await itemsTable(3000);
+    await s.pg.query('DROP TABLE IF EXISTS nokey, hidden');
+    await s.pg.query('CREATE TABLE nokey (a int)');
+    await s.pg.query('CREATE TABLE hidden (id int PRIMARY KEY)');
+    const config = serviceConfig(s, names, {
+      database: { filter: { tables: { items: ['insert', 'update', 'delete'], nokey: ['insert'] } } },
+    });
+    const file = join(mkdtempSync(join(tmpdir(), 'pgwalstreams-backfill-')), 'config.yml');
+    writeFileSync(file, JSON.stringify(config)); // JSON is YAML
+    const cli = (...args: string[]) => runPgwalstreams([...args, '--config', file]);
+
+    const refused = await cli(
+      'backfill',
+      'missing',
+      'nokey',
+      'hidden',
+      'items',
+      '--where',
+      'no_such_column > 1',
+    );
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.match(refused.stderr, /table public\.missing does not exist/);
+    assert.match(refused.stderr, /table public\.nokey has no primary key/);
+    assert.match(refused.stderr, /the filter database\.filter\.tables does not publish public\.hidden/);
+    assert.match(refused.stderr, /--where "no_such_column > 1" is not a condition on public\.items/);
+    assert.match(refused.stderr, /no backfill was queued/);
+    const none = await cli('backfill', 'list');
+    assert.equal(none.status, 0, none.stderr);
+    assert.match(none.stdout, new RegExp(`no backfills for slot ${names.slot}`));
+    assert.equal((await cli('backfill', 'cancel', 'bf-none')).status, 1);
+
+    const service = await startService(config);
+    try {
+      const queued = await cli('backfill', 'public.items', '--where', 'id <= 100');
+      assert.equal(queued.status, 0, queued.stderr);
+      const id = /backfill (bf-\S+) queued: public\.items/.exec(queued.stdout)?.[1];
+      assert.ok(id, queued.stdout);
+      const store = await BackfillStore.open(s.nc, { bucket: BUCKET, replicas: 1 }, names.slot);
+      await waitForState(store, id, 'done');
+      const listed = await cli('backfill', 'list');
+      assert.match(listed.stdout, new RegExp(`${id}  backfill  done`));
+      assert.match(listed.stdout, /public\.items {2}done {2}100 rows/);
+      const ended = await cli('backfill', 'cancel', id);
+      assert.equal(ended.status, 0);
+      assert.match(ended.stdout, /already ended: done/);
     } finally {
       await service.dispose();
     }

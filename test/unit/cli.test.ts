@@ -37,6 +37,26 @@ describe('parseCommand', () => {
     [['config', 'check', '-h'], {}, { kind: 'help' }],
     [['-v'], {}, { kind: 'version' }],
     [['status', '-c', 'a.yml'], {}, { kind: 'status', config: 'a.yml' }],
+    [
+      ['backfill', 'users', 'billing.invoices', '--where', 'id > 5'],
+      {},
+      {
+        kind: 'backfill-start',
+        config: 'config.yml',
+        tables: [
+          { schema: 'public', table: 'users' },
+          { schema: 'billing', table: 'invoices' },
+        ],
+        where: 'id > 5',
+      },
+    ],
+    [
+      ['backfill', 'a.b.c'],
+      {},
+      { kind: 'backfill-start', config: 'config.yml', tables: [{ schema: 'a', table: 'b.c' }], where: null },
+    ],
+    [['backfill', 'list', '-c', 'a.yml'], {}, { kind: 'backfill-list', config: 'a.yml' }],
+    [['backfill', 'cancel', 'bf-1'], {}, { kind: 'backfill-cancel', config: 'config.yml', id: 'bf-1' }],
     [['drop-slot'], { PGWALSTREAMS_CONFIG: 'env.yml' }, { kind: 'drop-slot', config: 'env.yml', yes: false }],
     [['drop-slot', '--yes', '-c', 'a.yml'], {}, { kind: 'drop-slot', config: 'a.yml', yes: true }],
   ];
@@ -45,7 +65,12 @@ describe('parseCommand', () => {
   }
 
   const errors: [string[], RegExp][] = [
-    [['serve'], /unknown command "serve": use run, config, status or drop-slot/],
+    [['serve'], /unknown command "serve": use run, config, status, drop-slot or backfill/],
+    [['backfill'], /backfill needs the tables to read/],
+    [['backfill', 'cancel'], /backfill cancel needs the id/],
+    [['backfill', 'cancel', 'a', 'b'], /unexpected argument "b"/],
+    [['backfill', 'list', 'x'], /unexpected argument "x"/],
+    [['backfill', 'users', '--where', ' '], /--where is empty/],
     [['config'], /config needs a subcommand: check or schema/],
     [['config', 'lint'], /unknown config subcommand "lint"/],
     [['config', 'check', 'a.yml', 'b.yml'], /unexpected argument "b.yml"/],
