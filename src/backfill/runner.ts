@@ -463,14 +463,16 @@ class SessionWork implements BackfillPort {
       } catch (err) {
         // No bucket (JetStream or permissions lacking): the stream goes on, backfills wait.
         this.runner.unavailable(err);
-        await sleep(err instanceof BucketAbsent ? POLL_MS * 5 : UNAVAILABLE_RETRY_MS);
+        await sleep(err instanceof BucketAbsent ? POLL_MS * 5 : UNAVAILABLE_RETRY_MS, undefined, {
+          ref: false,
+        });
         continue;
       }
       try {
         const record = (await store.list()).find((r) => !isFinished(r.state));
         if (!record) {
           this.metrics.backfillsRunning.set(0);
-          await sleep(POLL_MS);
+          await sleep(POLL_MS, undefined, { ref: false });
           continue;
         }
         this.metrics.backfillsRunning.set(1);
@@ -478,7 +480,7 @@ class SessionWork implements BackfillPort {
       } catch (err) {
         if (this.closed || err instanceof SessionEnded) break;
         this.log.warn({ err }, 'backfill interrupted: trying again');
-        await sleep(POLL_MS);
+        await sleep(POLL_MS, undefined, { ref: false });
       }
     }
   }
