@@ -34,9 +34,18 @@ export function cpuSeconds(pid: number): number | undefined {
 
 /** Peak resident memory of the process in bytes (VmHWM of /proc/<pid>/status). */
 export function peakRssBytes(pid: number): number {
+  return statusBytes(pid, 'VmHWM');
+}
+
+/** Resident memory of the process in bytes now (VmRSS of /proc/<pid>/status). */
+export function rssBytes(pid: number): number {
+  return statusBytes(pid, 'VmRSS');
+}
+
+function statusBytes(pid: number, field: 'VmHWM' | 'VmRSS'): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kb = /^VmHWM:\s+(\d+) kB$/m.exec(status)?.[1];
-  if (kb === undefined) throw new Error(`VmHWM not found in /proc/${pid}/status`);
+  const kb = new RegExp(`^${field}:\\s+(\\d+) kB$`, 'm').exec(status)?.[1];
+  if (kb === undefined) throw new Error(`${field} not found in /proc/${pid}/status`);
   return Number(kb) * 1024;
 }
 

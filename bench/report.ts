@@ -6,6 +6,7 @@ import type { Timed } from './ceilings.js';
 import type { LatencyResult } from './latency.js';
 import type { Machine } from './machine.js';
 import type { MemoryResult } from './memory.js';
+import type { SnapshotResult } from './snapshot.js';
 import type { ThroughputResult } from './throughput.js';
 
 /** Everything one run measured. */
@@ -17,6 +18,7 @@ export interface Results {
   naive: Timed & { n: number };
   latency: LatencyResult;
   memory: MemoryResult;
+  snapshot: SnapshotResult;
 }
 
 /** One target and whether the run met it. */
@@ -62,8 +64,22 @@ export function targets(r: Results): Target[] {
     t('end to end, small tx ÷ naive', rate(r.small.changes, r.small.endToEnd) / naive, 10),
     t('latency p99 (ms)', r.latency.p99, 5, true),
     t('peak RSS (MB)', r.memory.peakBytes / MB, 150, true),
+    t(
+      'initial snapshot ÷ COPY ceiling',
+      snapshotRate(r.snapshot) / rate(r.snapshot.rows, r.snapshot.copy),
+      0.5,
+    ),
+    t(
+      'snapshot RSS, second half ÷ first half',
+      r.snapshot.rssSecondHalfBytes / r.snapshot.rssFirstHalfBytes,
+      1.1,
+      true,
+    ),
   ];
 }
+
+/** Rows per second of the initial snapshot, over the time its stream took to fill. */
+const snapshotRate = (r: SnapshotResult): number => storedRate(r.rows, r.snapshot);
 
 const int = (x: number): string => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
 const fixed = (x: number, digits: number): string => (Number.isFinite(x) ? x.toFixed(digits) : '–');
@@ -155,6 +171,32 @@ export function figuresTable(r: Results, ts: Target[]): string {
     '≤ 150 MB',
     mark(ts[4]),
   ]);
+  const sn = r.snapshot;
+  rows.push([
+    '6',
+    `ceiling: COPY (SELECT *) TO STDOUT, ${int(sn.rows)} rows`,
+    `${int(rate(sn.rows, sn.copy))} rows/s`,
+    `${fixed(sn.copy.bytes / MB, 0)} MB of text in ${fixed(sn.copy.seconds, 2)} s, faster of two`,
+    '',
+    '',
+  ]);
+  rows.push([
+    '6',
+    `initial snapshot, ${int(sn.rows)} rows`,
+    `${int(snapshotRate(sn))} rows/s`,
+    `${fixed(snapshotRate(sn) / rate(sn.rows, sn.copy), 2)} × COPY; ${fixed(snapshotRate(sn) / js, 2)} × JetStream; ` +
+      `${int(rate(sn.rows, sn.snapshot))} rows/s from spawn`,
+    '≥ 0.5 × COPY',
+    mark(ts[5]),
+  ]);
+  rows.push([
+    '6',
+    'snapshot RSS, highest in first half / second half',
+    `${fixed(sn.rssFirstHalfBytes / MB, 1)} / ${fixed(sn.rssSecondHalfBytes / MB, 1)} MB`,
+    `peak ${fixed(sn.peakBytes / MB, 1)} MB; ${int(sn.streamMessages)} messages stored`,
+    '≤ 1.1 × first half',
+    mark(ts[6]),
+  ]);
   return formatTable(['#', 'measure', 'value', 'compared', 'target', ''], rows, [false, false, true]);
 }
 
@@ -173,6 +215,8 @@ function timedPhases(r: Results): [string, Timed, number][] {
       { seconds: l.cpuWallSeconds, cpu: l.cpu, machineCpu: l.machineCpu },
       Math.round((l.seconds + 1) * l.rate),
     ],
+    ['COPY of the snapshot table', r.snapshot.copy, r.snapshot.rows],
+    ['initial snapshot', r.snapshot.snapshot, r.snapshot.rows],
   ];
   return phases.filter((p): p is [string, Timed, number] => p[1] !== undefined);
 }
@@ -210,6 +254,8 @@ export function cpuTable(r: Results): string {
     'nats-server',
     'pg_recvlogical',
     'inserting backend',
+    'copying backend',
+    'reading backend',
     'bench',
     'bench (publisher)',
   ];

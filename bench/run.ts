@@ -25,6 +25,7 @@ import {
   type Results,
 } from './report.js';
 import { PG_SETTINGS, startBenchServers } from './servers.js';
+import { snapshot } from './snapshot.js';
 import { throughput, type ThroughputResult } from './throughput.js';
 
 /** The JetStream window of the ceiling (the service's default `nats.maxInFlight`). */
@@ -32,12 +33,13 @@ const WINDOW = 4096;
 /** Single-row transactions per second in the latency phase. */
 const LATENCY_RATE = 1000;
 
-const USAGE = `usage: npm run bench -- [--quick] [--changes N] [--latency-seconds S] [--memory-rows N] [--naive-messages N]
+const USAGE = `usage: npm run bench -- [--quick] [--changes N] [--latency-seconds S] [--memory-rows N] [--snapshot-rows N] [--naive-messages N]
 
-  --quick              a run of under a minute: 100 000 changes, 5 s of latency, a 200 000-row transaction
+  --quick              a short run: 100 000 changes, 5 s of latency, a 200 000-row transaction and table
   --changes N          changes per throughput set (default 500 000)
   --latency-seconds S  seconds measured at ${LATENCY_RATE} tx/s (default 30)
   --memory-rows N      rows of the one transaction of the memory phase (default 1 000 000)
+  --snapshot-rows N    rows of the table of the initial snapshot phase (default 1 000 000)
   --naive-messages N   events published the naive way (default changes / 10, at most 20 000)`;
 
 interface Options {
@@ -45,6 +47,7 @@ interface Options {
   changes: number;
   latencySeconds: number;
   memoryRows: number;
+  snapshotRows: number;
   naiveMessages: number;
 }
 
@@ -56,6 +59,7 @@ function parseOptions(argv: string[]): Options {
       changes: { type: 'string' },
       'latency-seconds': { type: 'string' },
       'memory-rows': { type: 'string' },
+      'snapshot-rows': { type: 'string' },
       'naive-messages': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
@@ -73,6 +77,7 @@ function parseOptions(argv: string[]): Options {
     changes,
     latencySeconds: whole('latency-seconds', values['latency-seconds'], quick ? 5 : 30),
     memoryRows: whole('memory-rows', values['memory-rows'], quick ? 200_000 : 1_000_000),
+    snapshotRows: whole('snapshot-rows', values['snapshot-rows'], quick ? 200_000 : 1_000_000),
     naiveMessages: whole(
       'naive-messages',
       values['naive-messages'],
@@ -97,7 +102,7 @@ async function main(): Promise<void> {
   progress(
     `pgwalstreams bench (${mode}): ${options.changes.toLocaleString('en-US')} changes per set, ` +
       `latency ${options.latencySeconds} s at ${LATENCY_RATE} tx/s, ` +
-      `memory ${options.memoryRows.toLocaleString('en-US')} rows, naive ${options.naiveMessages.toLocaleString('en-US')} msgs`,
+      `memory ${options.memoryRows.toLocaleString('en-US')} rows, snapshot ${options.snapshotRows.toLocaleString('en-US')} rows, naive ${options.naiveMessages.toLocaleString('en-US')} msgs`,
   );
   const loadBefore = loadavg();
   const s = await startBenchServers();
@@ -118,6 +123,8 @@ async function main(): Promise<void> {
     const lat = await latency(s, LATENCY_RATE, options.latencySeconds);
     progress(`memory: one ${options.memoryRows.toLocaleString('en-US')}-row transaction`);
     const mem = await memory(s, options.memoryRows);
+    progress(`snapshot: initial snapshot of a ${options.snapshotRows.toLocaleString('en-US')}-row table`);
+    const snap = await snapshot(s, options.snapshotRows, progress);
 
     const strip = ({ sample: _sample, ...rest }: ThroughputResult): Omit<ThroughputResult, 'sample'> => rest;
     const results: Results = {
@@ -127,6 +134,7 @@ async function main(): Promise<void> {
       naive: { ...naive, n: options.naiveMessages },
       latency: lat,
       memory: mem,
+      snapshot: snap,
     };
     const ts = targets(results);
     const wallSeconds = (performance.now() - started) / 1000;
@@ -216,6 +224,10 @@ function notes(r: Results): string {
     '  other backends, the kernel, and anything else running on the machine; a large figure means a noisy run.',
     '- "steal s" is CPU time the hypervisor gave to other virtual machines while this one had work to run',
     '  (/proc/stat steal); it is not in "cores busy".',
+    '- the initial snapshot is timed over the time its stream took to fill (first event stored to the end',
+    '  marker); COPY is timed from the query to its last byte. The snapshot reads the table in primary-key',
+    '  order with a cursor and publishes each row as an event to JetStream, so it cannot be faster than the',
+    '  JetStream ceiling; both ratios are printed.',
     `- streams held ${r.large.streamMessages.toLocaleString('en-US')} (large) and ${r.small.streamMessages.toLocaleString('en-US')} (small) messages for ${r.large.changes.toLocaleString('en-US')} changes each.`,
   ].join('\n');
 }
