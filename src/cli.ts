@@ -22,7 +22,8 @@ commands:
                         with its key path and exit 2
   config schema         print the JSON Schema of the configuration file, for editors
   status                the slot and publication as the server sees them: who holds the slot,
-                        confirmed position, lag, WAL retained; exit 1 when the slot is absent or lost
+                        confirmed position, lag, WAL retained, backfills not ended; exit 1 when
+                        the slot is absent or lost
   drop-slot --yes       drop the replication slot when decommissioning (refused while in use;
                         without --yes it only says what it would drop)
   backfill <table>...   queue a backfill of these tables (schema.table, or table in public) for

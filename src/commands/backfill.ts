@@ -8,6 +8,7 @@ import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type pg from 'pg';
 import {
   BackfillStore,
+  BucketAbsent,
   isFinished,
   newBackfillId,
   type BackfillRecord,
@@ -158,12 +159,39 @@ function describe(r: BackfillRecord): string {
   return lines.join('\n');
 }
 
+/**
+ * The backfill lines of `pgwalstreams status`: each backfill not yet ended with its progress, and
+ * how many ended. Best effort: NATS out of reach, or no bucket, is said in one line.
+ */
+export async function backfillStatusLines(config: Config): Promise<string[]> {
+  try {
+    const records = await withStore(config, false, (store) => store.list());
+    const open = records.filter((r) => !isFinished(r.state));
+    const ended = records.length - open.length;
+    const endedNote = ended > 0 ? ` (${ended} ended: pgwalstreams backfill list)` : '';
+    if (open.length === 0) return [`backfills    none running${endedNote}`];
+    return [
+      `backfills    ${open.length} not ended${endedNote}`,
+      ...open.flatMap((r) =>
+        describe(r)
+          .split('\n')
+          .map((l) => `  ${l}`),
+      ),
+    ];
+  } catch (err) {
+    if (err instanceof Error && err.name === 'BucketAbsent')
+      return ['backfills    none (no progress bucket)'];
+    const why = err instanceof Error ? err.message : String(err);
+    return [`backfills    unknown: ${why}`];
+  }
+}
+
 /** Prints the slot's backfills. */
 export function backfillListCommand(configPath: string, io: CliIo): Promise<number> {
   return withConfig(configPath, io, async (config) => {
     const slot = config.listener.slotName;
     const records = await withStore(config, false, (store) => store.list()).catch((err: unknown) => {
-      if (err instanceof Error && err.name === 'BucketAbsent') return [];
+      if (err instanceof BucketAbsent) return [];
       throw err;
     });
     io.stdout.write(
@@ -177,7 +205,7 @@ export function backfillListCommand(configPath: string, io: CliIo): Promise<numb
 export function backfillCancelCommand(configPath: string, id: string, io: CliIo): Promise<number> {
   return withConfig(configPath, io, async (config) => {
     const slot = config.listener.slotName;
-    return withStore(config, true, async (store) => {
+    return withStore(config, false, async (store) => {
       const record = await store.get(id);
       if (!record) {
         io.stderr.write(`pgwalstreams: no backfill ${id} for slot ${slot}: see pgwalstreams backfill list\n`);
@@ -190,6 +218,10 @@ export function backfillCancelCommand(configPath: string, id: string, io: CliIo)
       await store.requestCancel(id);
       io.stdout.write(`cancel of ${id} requested: the service stops it after the chunk in progress\n`);
       return 0;
+    }).catch((err: unknown) => {
+      if (!(err instanceof BucketAbsent)) throw err;
+      io.stderr.write(`pgwalstreams: no backfill ${id} for slot ${slot}: there are no backfills yet\n`);
+      return 1;
     });
   });
 }

@@ -1,14 +1,16 @@
 /**
  * The operator commands about the slot: `pgwalstreams status` (slot, publication, lag, retained
- * WAL, who holds it) and `pgwalstreams drop-slot` (for decommissioning; it needs `--yes`).
+ * WAL, who holds it, backfills) and `pgwalstreams drop-slot` (for decommissioning; it needs `--yes`).
  */
 import type pg from 'pg';
 import type { CliIo } from '../cli.js';
 import { loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { ConfigError } from '../errors.js';
 import { formatLsn } from '../source/lsn.js';
 import { connectSql } from '../source/replication-connection.js';
 import { readSlotStatus } from '../source/slot-status.js';
+import { backfillStatusLines } from './backfill.js';
 import { serviceSettings } from './settings.js';
 
 /**
@@ -18,13 +20,14 @@ import { serviceSettings } from './settings.js';
 async function withDatabase(
   configPath: string,
   io: CliIo,
-  work: (c: pg.Client, slot: string, publication: string) => Promise<number>,
+  work: (c: pg.Client, slot: string, publication: string, config: Config) => Promise<number>,
 ): Promise<number> {
   let client: pg.Client | undefined;
   try {
-    const settings = serviceSettings(await loadConfig(configPath, io.env));
+    const config = await loadConfig(configPath, io.env);
+    const settings = serviceSettings(config);
     client = await connectSql(settings.pg);
-    return await work(client, settings.slot.slot, settings.slot.publication);
+    return await work(client, settings.slot.slot, settings.slot.publication, config);
   } catch (err) {
     const cause = err instanceof Error && err.cause instanceof Error ? `: ${err.cause.message}` : '';
     io.stderr.write(`pgwalstreams: ${err instanceof Error ? err.message : String(err)}${cause}\n`);
@@ -39,7 +42,7 @@ const mb = (bytes: number | null) =>
 
 /** Prints the slot's state; exit status 0 when the slot exists and is healthy, 1 otherwise. */
 export async function statusCommand(configPath: string, io: CliIo): Promise<number> {
-  return withDatabase(configPath, io, async (client, slot, publication) => {
+  return withDatabase(configPath, io, async (client, slot, publication, config) => {
     const status = await readSlotStatus(client, slot);
     const pub = (
       await client.query<{ puballtables: boolean; tables: string }>(
@@ -52,7 +55,7 @@ export async function statusCommand(configPath: string, io: CliIo): Promise<numb
       `publication  ${publication}: ${pub ? (pub.puballtables ? 'FOR ALL TABLES' : `${pub.tables} tables`) : 'absent (created at start)'}`,
     ];
     if (!status) {
-      lines.push(`slot         ${slot}: absent (created at start)`);
+      lines.push(`slot         ${slot}: absent (created at start)`, ...(await backfillStatusLines(config)));
       io.stdout.write(lines.join('\n') + '\n');
       return 1;
     }
@@ -63,6 +66,7 @@ export async function statusCommand(configPath: string, io: CliIo): Promise<numb
       `  lag        ${mb(status.lagBytes)}`,
       `  retained   ${mb(status.retainedBytes)} of WAL kept on the server for this slot`,
       `  wal_status ${status.walStatus ?? 'unknown'}${status.safeWalSize === null ? '' : `, ${mb(status.safeWalSize)} until it is at risk`}`,
+      ...(await backfillStatusLines(config)),
     );
     io.stdout.write(lines.join('\n') + '\n');
     return status.walStatus === 'lost' ? 1 : 0;

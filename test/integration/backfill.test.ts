@@ -225,6 +225,9 @@ describe('backfill', () => {
     const config = serviceConfig(s, names, {
       database: { filter: { tables: { items: ['insert', 'update', 'delete'], nokey: ['insert'] } } },
     });
+    // A bucket of its own: the other tests' backfills are in the default one.
+    const bucket = 'pgwalstreams_cli_test';
+    (config as { backfill?: object }).backfill = { bucket };
     const file = join(mkdtempSync(join(tmpdir(), 'pgwalstreams-backfill-')), 'config.yml');
     writeFileSync(file, JSON.stringify(config)); // JSON is YAML
     const cli = (...args: string[]) => runPgwalstreams([...args, '--config', file]);
@@ -249,17 +252,28 @@ describe('backfill', () => {
     assert.match(none.stdout, new RegExp(`no backfills for slot ${names.slot}`));
     assert.equal((await cli('backfill', 'cancel', 'bf-none')).status, 1);
 
+    const noBucket = await cli('status');
+    assert.match(noBucket.stdout, /backfills {4}none \(no progress bucket\)/);
+    // A backfill queued while no service runs waits for the one that will hold the slot.
+    const queued = await cli('backfill', 'public.items', '--where', 'id <= 100');
+    assert.equal(queued.status, 0, queued.stderr);
+    const id = /backfill (bf-\S+) queued: public\.items/.exec(queued.stdout)?.[1];
+    assert.ok(id, queued.stdout);
+    const waiting = await cli('status');
+    assert.match(waiting.stdout, /backfills {4}1 not ended\n/);
+    assert.match(waiting.stdout, new RegExp(`\n  ${id}  backfill  pending .* where id <= 100\n`));
+    assert.match(waiting.stdout, /\n {4}public\.items {2}pending {2}0 rows of about 3000/);
+
     const service = await startService(config);
     try {
-      const queued = await cli('backfill', 'public.items', '--where', 'id <= 100');
-      assert.equal(queued.status, 0, queued.stderr);
-      const id = /backfill (bf-\S+) queued: public\.items/.exec(queued.stdout)?.[1];
-      assert.ok(id, queued.stdout);
-      const store = await BackfillStore.open(s.nc, { bucket: BUCKET, replicas: 1 }, names.slot);
+      const store = await BackfillStore.open(s.nc, { bucket, replicas: 1 }, names.slot);
       await waitForState(store, id, 'done');
       const listed = await cli('backfill', 'list');
       assert.match(listed.stdout, new RegExp(`${id}  backfill  done`));
       assert.match(listed.stdout, /public\.items {2}done {2}100 rows/);
+      const status = await cli('status');
+      assert.equal(status.status, 0, status.stderr);
+      assert.match(status.stdout, /backfills {4}none running \(1 ended: pgwalstreams backfill list\)/);
       const ended = await cli('backfill', 'cancel', id);
       assert.equal(ended.status, 0);
       assert.match(ended.stdout, /already ended: done/);

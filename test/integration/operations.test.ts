@@ -217,6 +217,7 @@ describe('operations', () => {
       assert.match(live.stdout, new RegExp(`slot         ${names.slot}\\n  held by    pid \\d+`));
       assert.match(live.stdout, /lag {8}[\d.]+ MB/);
       assert.match(live.stdout, /wal_status reserved/);
+      assert.match(live.stdout, /backfills {4}none \(no progress bucket\)/);
       // THEN drop-slot refuses while the slot is held
       const busy = await command(['drop-slot', '--yes', '--config', file]);
       assert.equal(busy.status, 1);
