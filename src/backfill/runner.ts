@@ -42,6 +42,7 @@ import { lastMessageOn } from '../sink/stream-tail.js';
 import { formatLsn } from '../source/lsn.js';
 import type { RelationMessage } from '../source/pgoutput/messages.js';
 import { Tuple } from '../source/pgoutput/tuple.js';
+import { FIRST_CHUNK_ROWS, nextChunkRows } from './chunk-size.js';
 import { connectRowReader, type PgSettings, type SlotSettings } from '../source/replication-connection.js';
 import type { ExportedSnapshot } from '../source/replication-source.js';
 import {
@@ -130,9 +131,6 @@ export interface BackfillPort {
   close(): void;
 }
 
-/** The smallest chunk, and the first one's size. */
-const MIN_CHUNK_ROWS = 100;
-const FIRST_CHUNK_ROWS = 1000;
 /** Rows fetched at a time from the exported snapshot. */
 const FETCH_ROWS = 2000;
 /** How often an idle runner looks for new backfills and cancel requests. */
@@ -623,7 +621,13 @@ class SessionWork implements BackfillPort {
         rowsAtStart = progress.rows;
         since = now;
       }
-      this.adapt(queryMs, limit, now - t0);
+      this.chunkRows = nextChunkRows(
+        limit,
+        queryMs,
+        now - t0,
+        this.settings.chunkTimeMs,
+        this.settings.maxChunkRows,
+      );
       this.logProgress(record, progress, started);
       if (chunk.last) {
         this.log.info({ backfill: record.id, table: name, rows: progress.rows }, 'backfill: table done');
@@ -671,15 +675,6 @@ class SessionWork implements BackfillPort {
       progress.lastKey = key;
     }
     return false;
-  }
-
-  /** Adapts the chunk size to the time budget per query. */
-  private adapt(queryMs: number, limit: number, chunkMs: number): void {
-    const budget = this.settings.chunkTimeMs;
-    let next = limit;
-    if (queryMs > budget) next = Math.floor(limit / 2);
-    else if (queryMs < budget / 2 && chunkMs < budget * 4) next = limit * 2;
-    this.chunkRows = Math.max(MIN_CHUNK_ROWS, Math.min(this.settings.maxChunkRows, next));
   }
 
   private logProgress(record: BackfillRecord, progress: TableProgress, started: number): void {

@@ -150,6 +150,81 @@ describe('initial snapshot', () => {
     }
   });
 
+  test('a table without a primary key is read whole, duplicate rows included; an interrupted one ends with a failed marker', async () => {
+    // GIVEN a table without a primary key whose rows come five times each
+    const names = await freshNames(s);
+    await s.pg.query('CREATE TABLE nopk (a int, b text)');
+    await s.pg.query('ALTER TABLE nopk REPLICA IDENTITY FULL');
+    await s.pg.query(`INSERT INTO nopk SELECT g % 100, 'v' || (g % 100) FROM generate_series(1, 500) g`);
+    const config = serviceConfig(s, names, {
+      listener: { snapshot: 'initial' },
+      database: { filter: { tables: { nopk: ['insert', 'update', 'delete'] } } },
+    });
+    // WHEN the service snapshots it, and a row is inserted after
+    const service = await startService(config);
+    try {
+      await waitForCount(s.nc, names.stream, 501);
+      await s.pg.query(`INSERT INTO nopk VALUES (7, 'after')`);
+      await waitForCount(s.nc, names.stream, 502);
+      // THEN every row is there as many times as in the table, then the marker, then the change
+      const events = (await readStream(s.nc, names.stream)).map((e) => e.event);
+      assert.deepEqual(
+        events.map((e) => e.action),
+        [...Array<string>(500).fill('SNAPSHOT'), 'SNAPSHOT_END', 'INSERT'],
+      );
+      const key = (d: { a: number; b: string }) => `${d.a}/${d.b}`;
+      const table = await s.pg.query<{ a: number; b: string }>(`SELECT a, b FROM nopk WHERE b <> 'after'`);
+      assert.deepEqual(
+        events
+          .slice(0, 500)
+          .map((e) => key(e.data as { a: number; b: string }))
+          .sort(),
+        table.map(key).sort(),
+      );
+      assert.deepEqual([events[500]!['state'], events[500]!['rows']], ['done', 500]);
+    } finally {
+      await service.dispose();
+    }
+
+    // GIVEN a large table without a primary key, and a service killed during its initial snapshot
+    const big = await freshNames(s);
+    await s.pg.query('CREATE TABLE nopk_big (a int, b text)');
+    await s.pg.query(`INSERT INTO nopk_big SELECT g, 'row ' || g FROM generate_series(1, 300000) g`);
+    const bigConfig = serviceConfig(s, big, {
+      listener: { snapshot: 'initial' },
+      database: { filter: { tables: { nopk_big: ['insert'] } } },
+    });
+    const killed = await startService(bigConfig);
+    await waitForCount(s.nc, big.stream, 1000, 60_000);
+    killed.kill('SIGKILL');
+    await killed.dispose();
+    const stored = await streamCount(s.nc, big.stream);
+    assert.ok(stored < 300_001, `killed before the end (${stored} stored)`);
+    // WHEN it starts again
+    const again = await startService(bigConfig);
+    try {
+      // THEN the table's marker says failed, and the changes stream after it
+      await again.waitForLog(
+        /initial snapshot of public\.nopk_big was interrupted and cannot be continued/,
+        60_000,
+      );
+      await s.pg.query('INSERT INTO nopk_big VALUES (0, $1)', ['after']);
+      const events = await waitFor(
+        async () => {
+          const all = (await readStream(s.nc, big.stream)).map((e) => e.event);
+          return all.at(-1)?.action === 'INSERT' ? all : undefined;
+        },
+        { timeoutMs: 60_000, what: 'the insert after the failed marker' },
+      );
+      const marker = events.at(-2)!;
+      assert.equal(marker.action, 'SNAPSHOT_END');
+      assert.equal(marker['state'], 'failed');
+      assert.ok(events.slice(0, -2).every((e) => e.action === 'SNAPSHOT'));
+    } finally {
+      await again.dispose();
+    }
+  });
+
   test('a slot that exists already is not snapshotted again', async () => {
     const names = await freshNames(s);
     await s.pg.query('CREATE TABLE again (id int PRIMARY KEY)');
