@@ -31,6 +31,7 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
+import copyStreams from 'pg-copy-streams';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { ReplicationError } from '../errors.js';
 import type { SnapshotPoint } from '../event/change-event.js';
@@ -42,9 +43,10 @@ import { lastMessageOn } from '../sink/stream-tail.js';
 import { formatLsn } from '../source/lsn.js';
 import type { RelationMessage } from '../source/pgoutput/messages.js';
 import { Tuple } from '../source/pgoutput/tuple.js';
-import { FIRST_CHUNK_ROWS, nextChunkRows } from './chunk-size.js';
 import { connectRowReader, type PgSettings, type SlotSettings } from '../source/replication-connection.js';
 import type { ExportedSnapshot } from '../source/replication-source.js';
+import { FIRST_CHUNK_ROWS, nextChunkRows } from './chunk-size.js';
+import { CopyTextRows } from './copy-text.js';
 import {
   BackfillStore,
   BucketAbsent,
@@ -56,9 +58,7 @@ import {
   type TableProgress,
 } from './progress.js';
 import {
-  declareTableCursor,
   describeTable,
-  fetchRows,
   keyAfter,
   keyOfEventData,
   keyProblem,
@@ -66,6 +66,7 @@ import {
   readChunk,
   relationOf,
   rowKey,
+  tableCopy,
   tableName,
   type TableInfo,
   type TextRow,
@@ -131,8 +132,6 @@ export interface BackfillPort {
   close(): void;
 }
 
-/** Rows fetched at a time from the exported snapshot. */
-const FETCH_ROWS = 2000;
 /** How often an idle runner looks for new backfills and cancel requests. */
 const POLL_MS = 1000;
 /** How long to wait before trying the progress bucket again after it could not be opened. */
@@ -421,23 +420,24 @@ class SessionWork implements BackfillPort {
       const relation = await this.ctx.relation(relationOf(info));
       progress.state = 'running';
       const started = Date.now();
-      await declareTableCursor(sql, info, 'pgwalstreams_snapshot');
-      for (;;) {
-        const rows = await fetchRows(sql, 'pgwalstreams_snapshot', FETCH_ROWS);
+      // One COPY per table, read as it streams: a chunk's rows are published before the next is
+      // read, so memory holds a chunk, whatever the table's size.
+      const parser = new CopyTextRows(info.columns.length);
+      const copy = sql.query(copyStreams.to(tableCopy(info)));
+      for await (const chunk of copy as AsyncIterable<Buffer>) {
         if (this.closed) throw new SessionEnded('the session ended');
-        const last = rows.length < FETCH_ROWS;
-        const end = last ? { state: 'done' as const, rows: progress.rows + rows.length } : null;
-        await this.ctx.publish(
-          { relation, subject, rows: rows.map((r) => Tuple.fromText(r)), point, position, end },
-          last,
-        );
-        position += rows.length + (end ? 1 : 0);
+        const rows = parser.push(chunk);
+        if (rows.length === 0) continue;
+        await this.ctx.publish({ relation, subject, rows, point, position, end: null }, false);
+        position += rows.length;
         progress.rows += rows.length;
         this.metrics.backfillRows.labels(record.id, tableName(info)).inc(rows.length);
         this.logProgress(record, progress, started);
-        if (last) break;
       }
-      await sql.query('CLOSE pgwalstreams_snapshot');
+      parser.end();
+      const end = { state: 'done' as const, rows: progress.rows };
+      await this.ctx.publish({ relation, subject, rows: [], point, position, end }, true);
+      position++;
       progress.state = 'done';
       progress.chunks = 1;
       await store.save(record);

@@ -252,23 +252,15 @@ export async function keyAfter(
   return after === true || after === 't'; // a row reader's connection returns the text `t`
 }
 
-/** Opens a cursor over every row of the table, in key order when it has a key. */
-export async function declareTableCursor(sql: pg.Client, t: TableInfo, cursor: string): Promise<void> {
+/**
+ * The `COPY … TO STDOUT` (text format) of a whole table in key order (in storage order without a
+ * key): its rows as the server's text of each value, streamed.
+ */
+export function tableCopy(t: TableInfo): string {
   const cols = t.columns.map((c) => quoteIdent(c.name)).join(', ');
   const order =
     t.keyIndexes.length > 0
       ? ` ORDER BY ${t.keyIndexes.map((i) => quoteIdent(t.columns[i]!.name)).join(', ')}`
       : '';
-  await sql.query(
-    `DECLARE ${quoteIdent(cursor)} NO SCROLL CURSOR FOR SELECT ${cols} FROM ${qualified(t)}${order}`,
-  );
-}
-
-/** The next rows of a cursor (none at its end). */
-export async function fetchRows(sql: pg.Client, cursor: string, count: number): Promise<TextRow[]> {
-  const r = await sql.query<TextRow>({
-    text: `FETCH FORWARD ${Math.floor(count)} FROM ${quoteIdent(cursor)}`,
-    rowMode: 'array',
-  });
-  return r.rows;
+  return `COPY (SELECT ${cols} FROM ${qualified(t)}${order}) TO STDOUT`;
 }

@@ -155,7 +155,11 @@ describe('initial snapshot', () => {
     const names = await freshNames(s);
     await s.pg.query('CREATE TABLE nopk (a int, b text)');
     await s.pg.query('ALTER TABLE nopk REPLICA IDENTITY FULL');
-    await s.pg.query(`INSERT INTO nopk SELECT g % 100, 'v' || (g % 100) FROM generate_series(1, 500) g`);
+    await s.pg.query(`INSERT INTO nopk SELECT g % 100, 'v' || (g % 100) FROM generate_series(1, 495) g`);
+    // and text that COPY escapes, five times too
+    await s.pg.query(
+      `INSERT INTO nopk SELECT 100, E'tab\\there\\nnew line\\r\\\\ back\\\\slash \\\\N ünï ✓' FROM generate_series(1, 5)`,
+    );
     const config = serviceConfig(s, names, {
       listener: { snapshot: 'initial' },
       database: { filter: { tables: { nopk: ['insert', 'update', 'delete'] } } },
