@@ -225,8 +225,8 @@ function notes(r: Results): string {
     '- "steal s" is CPU time the hypervisor gave to other virtual machines while this one had work to run',
     '  (/proc/stat steal); it is not in "cores busy".',
     '- the initial snapshot is timed over the time its stream took to fill (first event stored to the end',
-    '  marker); COPY is timed from the query to its last byte. The snapshot reads the table in primary-key',
-    '  order with a cursor and publishes each row as an event to JetStream, so it cannot be faster than the',
+    '  marker); COPY is timed from the query to its last byte. The snapshot reads the table with one COPY in',
+    '  primary-key order and publishes each row as an event to JetStream, so it cannot be faster than the',
     '  JetStream ceiling; both ratios are printed.',
     `- streams held ${r.large.streamMessages.toLocaleString('en-US')} (large) and ${r.small.streamMessages.toLocaleString('en-US')} (small) messages for ${r.large.changes.toLocaleString('en-US')} changes each.`,
   ].join('\n');
