@@ -10,10 +10,10 @@ import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
 import { serviceConfig } from '../test/integration/harness/scenario.js';
-import { ServiceProcess } from '../test/integration/harness/service.js';
 import { streamCount } from '../test/integration/harness/jetstream.js';
 import type { Timed } from './ceilings.js';
 import { CpuWatch, MachineCpuWatch, peakRssBytes, rssBytes } from './cpu.js';
+import { TimedService } from './timed-service.js';
 import {
   createPhaseStream,
   deleteStream,
@@ -113,15 +113,8 @@ export async function snapshot(
     const config = serviceConfig(s, names, {
       listener: { serverPort: 0, snapshot: 'initial' },
     });
-    const nats = new CpuWatch(s.nats.pid!);
-    const bench = process.cpuUsage();
-    const machine = new MachineCpuWatch();
-    const t0 = performance.now();
-    const service = ServiceProcess.start(config);
-    let gone = false;
-    void service.exited.then(() => (gone = true));
-    const stillRunning = (): string | undefined =>
-      gone ? `pgwalstreams exited during the snapshot:\n${service.tail()}` : undefined;
+    const run = new TimedService(s, config, 'the snapshot');
+    const { service, t0, stillRunning } = run;
     const samples: { at: number; bytes: number }[] = [];
     const sampler = setInterval(() => {
       try {
@@ -131,7 +124,6 @@ export async function snapshot(
       }
     }, RSS_INTERVAL_MS);
     try {
-      const serviceCpu = new CpuWatch(service.pid, { bornInside: true });
       // The row reader connects once the slot exists, and has read rows once the first is stored.
       await waitForStream(s, names.stream, 1, { timeoutMs: 60_000, stillRunning });
       // Sampled: the reader of the initial snapshot disconnects when it is done.
@@ -143,18 +135,7 @@ export async function snapshot(
         stillRunning,
       });
       clearInterval(sampler);
-      const machineCpu = machine.stop();
-      const used = process.cpuUsage(bench);
-      const snap: Timed = {
-        seconds: (t1 - t0) / 1000,
-        machineCpu,
-        cpu: {
-          pgwalstreams: serviceCpu.stop(),
-          'reading backend': readers.reduce((a, w) => a + w.stop(), 0),
-          'nats-server': nats.stop(),
-          bench: (used.user + used.system) / 1e6,
-        },
-      };
+      const snap = run.stop(t1, { 'reading backend': readers });
       const peakBytes = peakRssBytes(service.pid);
       snap.storedSeconds = await storedSeconds(s, names.stream);
       const middle = (t0 + t1) / 2;

@@ -5,10 +5,9 @@
  * same WAL, from a second slot created at the same point.
  */
 import { serviceConfig, startService } from '../test/integration/harness/scenario.js';
-import { ServiceProcess } from '../test/integration/harness/service.js';
 import { streamCount } from '../test/integration/harness/jetstream.js';
 import { recvlogicalDrain, type Timed } from './ceilings.js';
-import { CpuWatch, MachineCpuWatch } from './cpu.js';
+import { CpuWatch } from './cpu.js';
 import {
   createPhaseStream,
   deleteStream,
@@ -21,6 +20,7 @@ import {
   type BenchServers,
   type SampleMessage,
 } from './servers.js';
+import { TimedService } from './timed-service.js';
 import { ChangeSet, currentLsn } from './workload.js';
 
 /** Rows per transaction of the large-transaction set. */
@@ -87,32 +87,15 @@ export async function throughput(
   }
 
   // AND pgwalstreams from its start until the stream holds every change
-  const nats = new CpuWatch(s.nats.pid!);
-  const bench = process.cpuUsage();
-  const machine = new MachineCpuWatch();
-  const t0 = performance.now();
-  const service = ServiceProcess.start(config);
-  let gone = false;
-  void service.exited.then(() => (gone = true));
-  const serviceCpu = new CpuWatch(service.pid, { bornInside: true });
+  const run = new TimedService(s, config, 'the drain');
+  const { service, t0 } = run;
   const walsender = new CpuWatch(await walsenderPid(s, names.slot), { bornInside: true });
   const startupSeconds = (performance.now() - t0) / 1000;
   const t1 = await waitForStream(s, names.stream, changes, {
     timeoutMs: 120_000 + changes / 2,
-    stillRunning: () => (gone ? `pgwalstreams exited during the drain:\n${service.tail()}` : undefined),
+    stillRunning: run.stillRunning,
   });
-  const machineCpu = machine.stop();
-  const used = process.cpuUsage(bench);
-  const endToEnd: Timed = {
-    seconds: (t1 - t0) / 1000,
-    machineCpu,
-    cpu: {
-      pgwalstreams: serviceCpu.stop(),
-      walsender: walsender.stop(),
-      'nats-server': nats.stop(),
-      bench: (used.user + used.system) / 1e6,
-    },
-  };
+  const endToEnd = run.stop(t1, { walsender });
   await service.dispose();
   await dropSlot(s, names.slot);
   const streamMessages = await streamCount(s.nc, names.stream);

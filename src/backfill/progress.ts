@@ -73,6 +73,21 @@ export function isFinished(state: BackfillState): boolean {
   return state === 'done' || state === 'cancelled' || state === 'failed';
 }
 
+/** A new record of the slot's initial snapshot, pending, its tables not listed yet. */
+export function newInitialRecord(slot: string): BackfillRecord {
+  const now = new Date().toISOString();
+  return {
+    id: newBackfillId('initial'),
+    slot,
+    kind: 'initial',
+    where: null,
+    state: 'pending',
+    createdAt: now,
+    updatedAt: now,
+    tables: [],
+  };
+}
+
 /** A new backfill id: `bf-<UTC time to the second>-<4 hex digits>` (or `initial-…`), a valid key token. */
 export function newBackfillId(kind: BackfillRecord['kind'], now = new Date()): string {
   const time = now.toISOString().replace(/[-:]/g, '').replace('T', '').slice(0, 14);

@@ -51,7 +51,7 @@ import {
   BackfillStore,
   BucketAbsent,
   isFinished,
-  newBackfillId,
+  newInitialRecord,
   type BackfillRecord,
   type BackfillState,
   type ProgressSettings,
@@ -62,6 +62,7 @@ import {
   keyAfter,
   keyOfEventData,
   keyProblem,
+  pendingTable,
   publishedTables,
   readChunk,
   relationOf,
@@ -198,17 +199,7 @@ export class BackfillRunner {
    */
   async beforeSlotCreated(): Promise<void> {
     const store = await this.progress(true);
-    const now = new Date().toISOString();
-    await store.save({
-      id: newBackfillId('initial'),
-      slot: this.slot.slot,
-      kind: 'initial',
-      where: null,
-      state: 'pending',
-      createdAt: now,
-      updatedAt: now,
-      tables: [],
-    });
+    await store.save(newInitialRecord(this.slot.slot));
   }
 
   /** True when the slot should be created with an exported snapshot. */
@@ -356,18 +347,7 @@ class SessionWork implements BackfillPort {
       older.error = 'superseded by a newer initial snapshot';
       await store.save(older);
     }
-    if (record) return record;
-    const now = new Date().toISOString();
-    return {
-      id: newBackfillId('initial'),
-      slot: this.slot.slot,
-      kind: 'initial',
-      where: null,
-      state: 'pending',
-      createdAt: now,
-      updatedAt: now,
-      tables: [],
-    };
+    return record ?? newInitialRecord(this.slot.slot);
   }
 
   /** The tables the publication and the filter publish, as progress entries. */
@@ -377,16 +357,7 @@ class SessionWork implements BackfillPort {
       if (this.ctx.subjectOf(t.schema, t.table) === null) continue;
       const info = await describeTable(sql, t);
       if (!info) continue;
-      tables.push({
-        schema: t.schema,
-        table: t.table,
-        state: 'pending',
-        key: info.keyIndexes.map((i) => info.columns[i]!.name),
-        lastKey: null,
-        rows: 0,
-        estimate: info.estimate,
-        chunks: 0,
-      });
+      tables.push(pendingTable(info));
     }
     return tables;
   }

@@ -8,6 +8,7 @@
  */
 import type pg from 'pg';
 import { ReplicationError } from '../errors.js';
+import type { TableProgress } from './progress.js';
 import type { RelationMessage } from '../source/pgoutput/messages.js';
 import { quoteIdent } from '../source/replication-connection.js';
 import { rowKeyOf } from './row-key.js';
@@ -250,6 +251,20 @@ export async function keyAfter(
   ]);
   const after = r.rows[0]?.after;
   return after === true || after === 't'; // a row reader's connection returns the text `t`
+}
+
+/** The progress entry of a table a backfill has not started. */
+export function pendingTable(info: TableInfo): TableProgress {
+  return {
+    schema: info.schema,
+    table: info.table,
+    state: 'pending',
+    key: info.keyIndexes.map((i) => info.columns[i]!.name),
+    lastKey: null,
+    rows: 0,
+    estimate: info.estimate,
+    chunks: 0,
+  };
 }
 
 /**

@@ -14,7 +14,14 @@ import {
   type BackfillRecord,
   type TableProgress,
 } from '../backfill/progress.js';
-import { checkWhere, describeTable, isPublished, keyProblem, tableName } from '../backfill/table-reader.js';
+import {
+  checkWhere,
+  describeTable,
+  isPublished,
+  keyProblem,
+  pendingTable,
+  tableName,
+} from '../backfill/table-reader.js';
 import type { CliIo } from '../cli.js';
 import { loadConfig } from '../config/load.js';
 import { natsConnectOptions } from '../config/nats-options.js';
@@ -99,16 +106,7 @@ export function backfillStartCommand(
             continue;
           }
         }
-        progress.push({
-          schema: t.schema,
-          table: t.table,
-          state: 'pending',
-          key: info.keyIndexes.map((i) => info.columns[i]!.name),
-          lastKey: null,
-          rows: 0,
-          estimate: info.estimate,
-          chunks: 0,
-        });
+        progress.push(pendingTable(info));
       }
     } finally {
       await sql.end().catch(() => {});
