@@ -7,18 +7,16 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { BackfillStore, newBackfillId, type BackfillRecord } from '../../src/backfill/progress.js';
-import { parseLsn } from '../../src/source/lsn.js';
 import {
   assertNoIdTwice,
   assertNoRowSnapshottedTwice,
   assertStateEqualsTables,
   consume,
-  touchSql,
+  touchAndSettle,
   type ConsumedTable,
 } from './harness/consumer.js';
 import { readStream, streamCount } from './harness/jetstream.js';
 import {
-  confirmedFlush,
   freshNames,
   serviceConfig,
   startServers,
@@ -65,20 +63,6 @@ async function waitForState(store: BackfillStore, id: string, state: string, tim
     timeoutMs,
     intervalMs: 200,
     what: `backfill ${id} ${state}`,
-  });
-}
-
-/** Runs the touch and waits until the slot confirmed it (then all of it is stored). */
-async function touchAndSettle(s: Servers, names: Names, tables: ConsumedTable[]): Promise<void> {
-  const c = new pg.Client({ connectionString: s.pg.connectionString });
-  await c.connect();
-  for (const sql of touchSql(tables)) await c.query(sql);
-  const end = parseLsn((await c.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l);
-  await c.end();
-  await waitFor(async () => (await confirmedFlush(s, names.slot)) >= end, {
-    timeoutMs: 120_000,
-    intervalMs: 200,
-    what: 'the touch stored',
   });
 }
 

@@ -6,26 +6,17 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { parseLsn } from '../../src/source/lsn.js';
 import {
   assertNoIdTwice,
   assertNoRowSnapshottedTwice,
   assertStateEqualsTables,
   consume,
-  touchSql,
+  touchAndSettle,
   type ConsumedTable,
 } from './harness/consumer.js';
 import { readStream, streamCount, waitForCount } from './harness/jetstream.js';
-import {
-  confirmedFlush,
-  freshNames,
-  serviceConfig,
-  startServers,
-  startService,
-  type Servers,
-} from './harness/scenario.js';
+import { freshNames, serviceConfig, startServers, startService, type Servers } from './harness/scenario.js';
 import { createMatrixTable, createMatrixTypes, insertMatrixRows } from './harness/type-matrix.js';
-import { waitFor } from './harness/wait.js';
 
 /**
  * Writers changing `big` (and `pairs` and `tm` unless `bigOnly`) until stopped: inserts, updates,
@@ -105,19 +96,8 @@ describe('initial snapshot', () => {
       await service.waitForLog('initial snapshot done: streaming changes', 120_000);
       const transactions = await writers.stop();
       assert.ok(transactions > 0, 'the writers changed the tables');
-      const c = new pg.Client({ connectionString: s.pg.connectionString });
-      await c.connect();
-      for (const sql of touchSql(tables)) await c.query(sql);
-      const end = parseLsn(
-        (await c.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l,
-      );
-      await c.end();
       // THEN (once the slot confirmed the touch: all of it is stored)
-      await waitFor(async () => (await confirmedFlush(s, names.slot)) >= end, {
-        timeoutMs: 120_000,
-        intervalMs: 200,
-        what: 'the touch stored',
-      });
+      await touchAndSettle(s, names, tables);
       const events = await readStream(s.nc, names.stream);
 
       // every snapshot event comes before the first change
@@ -261,18 +241,7 @@ describe('initial snapshot', () => {
       await again.waitForLog('backfill: continuing after the last snapshot event stored', 60_000);
       await again.waitForLog('backfill done', 120_000);
       assert.ok((await writers.stop()) > 0, 'the writers changed the table');
-      const c = new pg.Client({ connectionString: s.pg.connectionString });
-      await c.connect();
-      for (const sql of touchSql(tables)) await c.query(sql);
-      const end = parseLsn(
-        (await c.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l,
-      );
-      await c.end();
-      await waitFor(async () => (await confirmedFlush(s, names.slot)) >= end, {
-        timeoutMs: 120_000,
-        intervalMs: 200,
-        what: 'the touch stored',
-      });
+      await touchAndSettle(s, names, tables);
       const events = await readStream(s.nc, names.stream);
       const consumed = consume(events, tables);
       assert.equal(consumed.ends.length, 1);

@@ -10,7 +10,11 @@
  * older value shows as a difference.
  */
 import assert from 'node:assert/strict';
+import pg from 'pg';
+import { parseLsn } from '../../../src/source/lsn.js';
 import type { StoredEvent } from './jetstream.js';
+import { confirmedFlush, type Names, type Servers } from './scenario.js';
+import { waitFor } from './wait.js';
 
 /** The prefix of the logical message that starts the touch. */
 export const TOUCH_PREFIX = 'test_touch';
@@ -107,6 +111,24 @@ export function touchSql(tables: readonly ConsumedTable[]): string[] {
     ...tables.map((t) => `UPDATE ${t.name} SET ${t.key[0]} = ${t.key[0]}`),
     'COMMIT',
   ];
+}
+
+/** Runs the touch and waits until the slot confirmed it (then all of it is stored). */
+export async function touchAndSettle(s: Servers, names: Names, tables: ConsumedTable[]): Promise<void> {
+  const c = new pg.Client({ connectionString: s.pg.connectionString });
+  await c.connect();
+  let end: bigint;
+  try {
+    for (const sql of touchSql(tables)) await c.query(sql);
+    end = parseLsn((await c.query<{ l: string }>('SELECT pg_current_wal_lsn()::text AS l')).rows[0]!.l);
+  } finally {
+    await c.end();
+  }
+  await waitFor(async () => (await confirmedFlush(s, names.slot)) >= end, {
+    timeoutMs: 120_000,
+    intervalMs: 200,
+    what: 'the touch stored',
+  });
 }
 
 /** Asserts that no event id is stored twice. */
