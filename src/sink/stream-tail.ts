@@ -17,6 +17,7 @@
  * `StreamShareError`.
  */
 import {
+  JetStreamApiCodes,
   JetStreamApiError,
   jetstreamManager,
   type JetStreamManager,
@@ -201,14 +202,19 @@ function lookupError(what: string, cause: unknown, stream?: string): PublishErro
   return new PublishError(`${what} (${detail})`, { cause });
 }
 
-/** The last message stored on one subject: its body as JSON, or null when no stream holds one. */
+/**
+ * The last message stored on one subject: its body as JSON, or null when no stream captures the
+ * subject or the stream holds none on it. Any other failure (no answer during an election, a
+ * timeout) throws: "nothing stored" must never be guessed.
+ */
 export async function lastMessageOn(nc: NatsConnection, subject: string, timeoutMs = 5000): Promise<unknown> {
   const jsm = await jetstreamManager(nc, { timeout: timeoutMs, checkAPI: false });
   let stream: string;
   try {
     stream = await jsm.streams.find(subject);
-  } catch {
-    return null; // no stream captures the subject: nothing is stored on it
+  } catch (err) {
+    if (err instanceof JetStreamApiError && err.code === JetStreamApiCodes.StreamNotFound) return null;
+    throw err;
   }
   const msg = await jsm.streams.getMessage(stream, { last_by_subj: subject });
   if (!msg) return null;

@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
-import { BackfillStore, newBackfillId, type BackfillRecord } from '../../src/backfill/progress.js';
+import { BackfillStore } from '../../src/backfill/progress.js';
+import { queueBackfill } from './harness/backfill.js';
 import {
   assertNoIdTwice,
   assertNoRowSnapshottedTwice,
@@ -30,34 +31,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './harness/wait.js';
 
-const BUCKET = 'pgwalstreams_backfill';
-
-/** Queues a backfill the way `pgwalstreams backfill` does: a pending record in the bucket. */
-async function queueBackfill(
-  s: Servers,
-  names: Names,
-  table: string,
-  key: string[],
-  where: string | null = null,
-): Promise<{ store: BackfillStore; id: string }> {
-  const store = await BackfillStore.open(s.nc, { bucket: BUCKET, replicas: 1 }, names.slot);
-  const now = new Date().toISOString();
-  const record: BackfillRecord = {
-    id: newBackfillId('backfill'),
-    slot: names.slot,
-    kind: 'backfill',
-    where,
-    state: 'pending',
-    createdAt: now,
-    updatedAt: now,
-    tables: [
-      { schema: 'public', table, state: 'pending', key, lastKey: null, rows: 0, estimate: -1, chunks: 0 },
-    ],
-  };
-  await store.save(record);
-  return { store, id: record.id };
-}
-
 async function waitForState(store: BackfillStore, id: string, state: string, timeoutMs = 120_000) {
   return waitFor(async () => (await store.get(id))?.state === state && (await store.get(id)), {
     timeoutMs,
@@ -70,26 +43,37 @@ async function waitForState(store: BackfillStore, id: string, state: string, tim
 function startWriters(s: Servers, rows: number): { stop: () => Promise<number> } {
   let running = true;
   let n = 0;
+  let next = rows + 1;
+  const transactions = async (c: pg.Client) => {
+    while (running) {
+      const k = 1 + Math.floor(Math.random() * rows);
+      await c.query('BEGIN');
+      await c.query('UPDATE items SET v = v + 1 WHERE id = $1', [k]);
+      await c.query('DELETE FROM items WHERE id = $1', [rows + 1 - k]);
+      await c.query('INSERT INTO items VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING', [next++, 'new']);
+      await c.query('INSERT INTO items VALUES ($1, 0, $2) ON CONFLICT (id) DO UPDATE SET v = items.v - 1', [
+        k + 1,
+        'back',
+      ]);
+      await c.query('COMMIT');
+      n++;
+    }
+  };
+  // A restart of PostgreSQL ends the connection: the writers connect again. Whether the
+  // transaction in flight committed does not matter, the oracle is the table itself.
   const loop = async () => {
-    const c = new pg.Client({ connectionString: s.pg.connectionString });
-    await c.connect();
-    let next = rows + 1;
-    try {
-      while (running) {
-        const k = 1 + Math.floor(Math.random() * rows);
-        await c.query('BEGIN');
-        await c.query('UPDATE items SET v = v + 1 WHERE id = $1', [k]);
-        await c.query('DELETE FROM items WHERE id = $1', [rows + 1 - k]);
-        await c.query('INSERT INTO items VALUES ($1, 0, $2) ON CONFLICT (id) DO NOTHING', [next++, 'new']);
-        await c.query('INSERT INTO items VALUES ($1, 0, $2) ON CONFLICT (id) DO UPDATE SET v = items.v - 1', [
-          k + 1,
-          'back',
-        ]);
-        await c.query('COMMIT');
-        n++;
+    while (running) {
+      const c = new pg.Client({ connectionString: s.pg.connectionString });
+      c.on('error', () => {});
+      try {
+        await c.connect();
+        await transactions(c);
+      } catch (err) {
+        if (!isConnectionLoss(err)) throw err;
+        await new Promise((r) => setTimeout(r, 200));
+      } finally {
+        await c.end().catch(() => {});
       }
-    } finally {
-      await c.end();
     }
   };
   const done = loop();
@@ -100,6 +84,19 @@ function startWriters(s: Servers, rows: number): { stop: () => Promise<number> }
       return n;
     },
   };
+}
+
+/** An error of a connection the server closed or refused (a restart), not of the SQL. */
+function isConnectionLoss(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return (
+    e.code === '57P01' || // admin_shutdown
+    e.code === 'ECONNREFUSED' ||
+    e.code === 'ECONNRESET' ||
+    /Connection terminated|not queryable|the database system is (starting up|shutting down)/.test(
+      e.message ?? '',
+    )
+  );
 }
 
 const ITEMS: ConsumedTable = { name: 'items', key: ['id'] };
@@ -132,7 +129,7 @@ describe('backfill', () => {
     const writers = startWriters(s, ROWS);
     try {
       // WHEN a backfill runs and the service is killed with SIGKILL at about half of it
-      const { store, id } = await queueBackfill(s, names, 'items', ['id']);
+      const { store, id } = await queueBackfill(s.nc, names.slot, 'items', ['id']);
       await waitFor(async () => ((await store.get(id))?.tables[0]?.rows ?? 0) >= ROWS / 2, {
         timeoutMs: 120_000,
         intervalMs: 20,
@@ -163,6 +160,65 @@ describe('backfill', () => {
     }
   });
 
+  test('through faults (PostgreSQL restarted, nats-server frozen, nats-server killed with kill -9) under writers: complete, no row twice, the table', async () => {
+    // GIVEN a streaming service, a table of 60 000 rows, writers, and a backfill
+    const ROWS = 60_000;
+    const names = await itemsTable(ROWS);
+    const config = serviceConfig(s, names);
+    // Small chunks, so that the backfill is still running when the last fault comes.
+    (config as { backfill?: object }).backfill = { maxChunkRows: 500, chunkTime: '50ms' };
+    const service = await startService(config);
+    const writers = startWriters(s, ROWS);
+    let writing = true;
+    try {
+      const { store, id } = await queueBackfill(s.nc, names.slot, 'items', ['id']);
+      // Each fault comes while the backfill runs: the record read just before it is not done.
+      const reach = (n: number, what: string) =>
+        waitFor(
+          async () => {
+            const r = await store.get(id);
+            assert.notEqual(r?.state, 'done', `the backfill ended before ${what}`);
+            return (r?.tables[0]?.rows ?? 0) >= n;
+          },
+          { timeoutMs: 120_000, intervalMs: 20, what },
+        );
+      // WHEN PostgreSQL is restarted at a sixth, nats-server frozen for 3 s at a third, and
+      // killed with kill -9 at half (last: the test's own reads of the bucket recover slowly)
+      await reach(ROWS / 6, 'the restart of PostgreSQL');
+      await s.pg.restart();
+      await reach(ROWS / 3, 'the freeze of nats-server');
+      s.nats.pause();
+      await new Promise((r) => setTimeout(r, 3000));
+      s.nats.resume();
+      await reach(ROWS / 2, 'the kill of nats-server');
+      await s.nats.kill9();
+      await s.nats.start();
+      // THEN it completes
+      const done = await waitFor(
+        async () => {
+          const r = await store.get(id).catch(() => undefined);
+          return r?.state === 'done' ? r : undefined;
+        },
+        { timeoutMs: 120_000, intervalMs: 200, what: `backfill ${id} done` },
+      );
+      assert.ok(done.tables[0]!.rows >= ROWS / 2, `${done.tables[0]!.rows} rows counted`);
+      writing = false;
+      assert.ok((await writers.stop()) > 0, 'the writers changed the table');
+      await touchAndSettle(s, names, [ITEMS]);
+      const events = await readStream(s.nc, names.stream);
+      const consumed = consume(events, [ITEMS]);
+      assertNoRowSnapshottedTwice(events, ITEMS, id);
+      assert.equal(consumed.ends.length, 1);
+      assert.equal(consumed.ends[0]!.state, 'done');
+      assertNoIdTwice(events);
+      assertStateEqualsTables(consumed);
+    } finally {
+      s.nats.resume();
+      if (writing) await writers.stop().catch(() => 0);
+      await service.dispose();
+    }
+  });
+
   test('--where: only the rows that meet it; cancel: the table ends with a cancelled marker', async () => {
     const ROWS = 20_000;
     const names = await itemsTable(ROWS);
@@ -171,7 +227,7 @@ describe('backfill', () => {
     const service = await startService(config);
     try {
       // a condition
-      const even = await queueBackfill(s, names, 'items', ['id'], 'id % 2 = 0');
+      const even = await queueBackfill(s.nc, names.slot, 'items', ['id'], { where: 'id % 2 = 0' });
       await waitForState(even.store, even.id, 'done');
       let events = await readStream(s.nc, names.stream);
       const snapshots = events.filter((e) => e.event?.action === 'SNAPSHOT');
@@ -179,7 +235,7 @@ describe('backfill', () => {
       assert.ok(snapshots.every((e) => (e.event.data['id'] as number) % 2 === 0));
       // a cancel
       const before = await streamCount(s.nc, names.stream);
-      const all = await queueBackfill(s, names, 'items', ['id']);
+      const all = await queueBackfill(s.nc, names.slot, 'items', ['id']);
       await waitFor(async () => ((await all.store.get(all.id))?.tables[0]?.chunks ?? 0) >= 2, {
         timeoutMs: 60_000,
         intervalMs: 20,
@@ -276,7 +332,7 @@ describe('backfill', () => {
     let survivor: ServiceProcess | null = null;
     try {
       await standby.waitForLog('standby: another instance holds the slot');
-      const { store, id } = await queueBackfill(s, names, 'items', ['id']);
+      const { store, id } = await queueBackfill(s.nc, names.slot, 'items', ['id']);
       await waitFor(async () => ((await store.get(id))?.tables[0]?.chunks ?? 0) >= 3, {
         timeoutMs: 60_000,
         intervalMs: 20,

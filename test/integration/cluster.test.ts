@@ -18,12 +18,25 @@
  * window a killed follower always stays behind. Were the leader killed or stepped down after that,
  * the replica could lead, and the stream would lose the events it missed. So the stream is read
  * from its leader, and the diagnostics say what each replica holds at the end.
+ *
+ * A second test runs a backfill, with an R3 stream and an R3 progress bucket of their own, through
+ * kill -9 of the stream's leader and then of the bucket's leader, while rows are updated and
+ * deleted: the consumer of the stream must end with the table, no row snapshotted twice.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
 import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import {
+  assertNoIdTwice,
+  assertNoRowSnapshottedTwice,
+  assertStateEqualsTables,
+  consume,
+  touchAndSettle,
+  type ConsumedTable,
+} from './harness/consumer.js';
+import { queueBackfill } from './harness/backfill.js';
 import { createStream, readStream, waitForCount } from './harness/jetstream.js';
 import {
   nodeRoles,
@@ -148,6 +161,86 @@ describe('pgwalstreams against a 3-node JetStream cluster', () => {
     }
   });
 
+  test('a backfill through kill -9 of the stream leader and of the progress bucket leader (R3 stream and bucket): complete, no row twice, the table', async () => {
+    // GIVEN an R3 stream, a service whose progress bucket is R3, and a table of 60 000 rows
+    const names: Names = {
+      slot: 'slot_cluster_bf',
+      publication: 'pub_cluster_bf',
+      prefix: 'tb',
+      stream: 'CLUSTER_BF',
+    };
+    const bucket = 'pgwalstreams_cluster_bf';
+    const ROWS = 60_000;
+    const table: ConsumedTable = { name: 'cl_bf', key: ['id'] };
+    await createStream(nc, names.stream, [`${names.prefix}.>`], { replicas: 3 });
+    await waitForStreamReplicas(nc, names.stream, 3);
+    await pg.query('CREATE TABLE cl_bf (id int PRIMARY KEY, v int NOT NULL)');
+    await pg.query(`INSERT INTO cl_bf SELECT g, 0 FROM generate_series(1, ${ROWS}) g`);
+    const config = serviceConfig({ pg, nats: { url: cluster.urls.join(',') } }, names, {
+      nats: { ackTimeout: '2s' },
+      database: { filter: { tables: { cl_bf: ['insert', 'update', 'delete'] } } },
+    });
+    (config as { backfill?: object }).backfill = {
+      bucket,
+      replicas: 3,
+      maxChunkRows: 200,
+      chunkTime: '50ms',
+    };
+    const service = await startService(config);
+    let writing = true;
+    // Updates and deletes of the rows being backfilled, all along
+    const writer = (async () => {
+      for (let i = 0; writing; i++) {
+        const k = 1 + ((i * 7919) % ROWS);
+        await pg.query('UPDATE cl_bf SET v = v + 1 WHERE id = $1', [k]);
+        if (i % 10 === 0) await pg.query('DELETE FROM cl_bf WHERE id = $1', [ROWS + 1 - k]);
+        await delay(5);
+      }
+    })();
+    try {
+      const { store, id } = await queueBackfill(nc, names.slot, 'cl_bf', ['id'], { bucket, replicas: 3 });
+      const reach = (n: number, what: string) =>
+        waitFor(
+          async () => {
+            const r = await store.get(id).catch(() => undefined);
+            if (r) assert.notEqual(r.state, 'done', `the backfill ended before ${what}`);
+            return (r?.tables[0]?.rows ?? 0) >= n;
+          },
+          { timeoutMs: 120_000, intervalMs: 20, what },
+        );
+      // WHEN the stream's leader is killed at a sixth of the backfill, and the bucket's at a third
+      // (small chunks, so that the backfill still runs when the second kill comes)
+      await reach(ROWS / 6, 'the kill of the stream leader');
+      const leader = await waitForStreamLeader(nc, names.stream);
+      await killAndRestart('stream leader kill', cluster.nodeByName(leader.name), service, names.stream);
+      await reach(ROWS / 3, 'the kill of the bucket leader');
+      const kvLeader = await waitForStreamLeader(nc, `KV_${bucket}`);
+      await killAndRestart('bucket leader kill', cluster.nodeByName(kvLeader.name), service, `KV_${bucket}`);
+      // THEN the backfill completes
+      await waitFor(async () => (await store.get(id).catch(() => undefined))?.state === 'done', {
+        timeoutMs: 120_000,
+        intervalMs: 200,
+        what: `backfill ${id} done`,
+      });
+      writing = false;
+      await writer;
+      await touchAndSettle({ pg }, names, [table]);
+      const events = await readStream(nc, names.stream);
+      const consumed = consume(events, [table]);
+      assertNoRowSnapshottedTwice(events, table, id);
+      assert.deepEqual(
+        consumed.ends.map((e) => e.state),
+        ['done'],
+      );
+      assertNoIdTwice(events);
+      assertStateEqualsTables(consumed);
+    } finally {
+      writing = false;
+      await writer.catch(() => undefined);
+      await service.dispose();
+    }
+  });
+
   /**
    * Kills `node` with SIGKILL, waits for a leader of the stream (another one if `node` led it) and
    * for the first event stored after it was seen, then starts `node` again and waits until it is a
@@ -157,24 +250,29 @@ describe('pgwalstreams against a 3-node JetStream cluster', () => {
     what: string,
     node: NatsClusterNode,
     service: ServiceProcess,
+    stream = NAMES.stream,
   ): Promise<KillRecord> {
-    const wasLeader = (await streamLeader(nc, NAMES.stream)) === node.name;
-    const roles = await nodeRoles(cluster, nc, NAMES.stream, node, SERVICE_CLIENT_NAME);
+    const wasLeader = (await streamLeader(nc, stream)) === node.name;
+    const roles = await nodeRoles(cluster, nc, stream, node, SERVICE_CLIENT_NAME);
     const fromLine = service.logs.length;
     await node.kill9();
     const killedAt = Date.now();
     const started = service.logs.findLast((line) => line.msg === 'replication started');
     try {
-      const leader = await waitForStreamLeader(nc, NAMES.stream, {
+      const leader = await waitForStreamLeader(nc, stream, {
         ...(wasLeader ? { not: node.name } : {}),
         timeoutMs: 30_000,
       });
       const firstStoredAt = await waitFor(
         async () => {
           const message = await jsm.streams
-            .getMessage(NAMES.stream, { seq: leader.lastSeq + 1 })
+            .getMessage(stream, { seq: leader.lastSeq + 1 })
             .catch(() => undefined);
-          return message?.time.getTime();
+          if (message) return message.time.getTime();
+          // A key-value stream keeps the latest message of each key only: the first one after the
+          // kill may be gone already, and a later sequence stands for it.
+          const state = (await jsm.streams.info(stream).catch(() => undefined))?.state;
+          return state && state.last_seq > leader.lastSeq + 1 ? Date.parse(state.last_ts) : undefined;
         },
         { what: `an event stored after ${what}`, timeoutMs: 60_000 },
       );
@@ -191,7 +289,7 @@ describe('pgwalstreams against a 3-node JetStream cluster', () => {
       };
     } finally {
       await node.start();
-      await waitForStreamReplicas(nc, NAMES.stream, 3, 30_000);
+      await waitForStreamReplicas(nc, stream, 3, 30_000);
     }
   }
 });

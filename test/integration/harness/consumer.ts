@@ -114,7 +114,11 @@ export function touchSql(tables: readonly ConsumedTable[]): string[] {
 }
 
 /** Runs the touch and waits until the slot confirmed it (then all of it is stored). */
-export async function touchAndSettle(s: Servers, names: Names, tables: ConsumedTable[]): Promise<void> {
+export async function touchAndSettle(
+  s: Pick<Servers, 'pg'>,
+  names: Pick<Names, 'slot'>,
+  tables: ConsumedTable[],
+): Promise<void> {
   const c = new pg.Client({ connectionString: s.pg.connectionString });
   await c.connect();
   let end: bigint;

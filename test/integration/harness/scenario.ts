@@ -133,7 +133,7 @@ export async function inTransaction<T>(s: Servers, work: (c: pg.Client) => Promi
 }
 
 /** The slot's confirmed flush LSN. */
-export async function confirmedFlush(s: Servers, slot: string): Promise<bigint> {
+export async function confirmedFlush(s: Pick<Servers, 'pg'>, slot: string): Promise<bigint> {
   const [row] = await s.pg.query<{ lsn: string | null }>(
     'SELECT confirmed_flush_lsn::text AS lsn FROM pg_replication_slots WHERE slot_name = $1',
     [slot],
