@@ -5,7 +5,7 @@
  * publishes with a reply inbox, as the service's sink does).
  */
 import { spawn } from 'node:child_process';
-import { createInbox, connect, headers, type Msg } from '@nats-io/transport-node';
+import { createInbox, connect, headers, type Msg, type MsgHdrs } from '@nats-io/transport-node';
 import { CpuWatch, MachineCpuWatch, type MachineCpu } from './cpu.js';
 import { streamCount } from '../test/integration/harness/jetstream.js';
 import {
@@ -83,21 +83,37 @@ export async function recvlogicalDrain(
 }
 
 /**
+ * The headers of a ceiling's messages: `bare` is one `Nats-Msg-Id`; `pgwalstreams` is what the
+ * service sends by default, in its order (`Nats-Msg-Id`, `Pgwalstreams-Lsn`, `-Xid`, `-Position`,
+ * `-Slot`, `Nats-Expected-Last-Sequence`), with values of the same lengths.
+ */
+export type CeilingShape = 'bare' | 'pgwalstreams';
+
+/** The slot name the `pgwalstreams` shape carries (the large set's). */
+const SAMPLE_SLOT = 'bench_large';
+
+/**
  * Publishes `n` messages, cycling through `sample`, to JetStream as the ceiling: core publishes
- * with `Nats-Msg-Id` and the reply subject `<inbox>.<seq>`, one wildcard subscription counting the
- * PubAcks, at most `window` unacknowledged, refilled as each PubAck arrives, into a fresh
- * file-storage stream. Fails on an error PubAck, a duplicate, no responders, or a stream that does
- * not end up holding `n` messages.
+ * with the headers of `shape` and the reply subject `<inbox>.<seq>`, one wildcard subscription
+ * counting the PubAcks, at most `window` unacknowledged, refilled as each PubAck arrives, into a
+ * fresh file-storage stream of its own (`label` names it). Fails on an error PubAck, a duplicate,
+ * no responders, or a stream that does not end up holding `n` messages.
  */
 export async function rawPublish(
   s: BenchServers,
-  options: { sample: readonly SampleMessage[]; n: number; window: number },
+  options: {
+    sample: readonly SampleMessage[];
+    n: number;
+    window: number;
+    shape: CeilingShape;
+    label: string;
+  },
 ): Promise<Timed> {
-  const { n, window, sample } = options;
-  const names = phaseNames('raw');
+  const { n, window, sample, shape } = options;
+  const names = phaseNames(options.label);
   await createPhaseStream(s, names);
   try {
-    const timed = await publishWindowed(s, names.prefix, sample, n, window, async () => {
+    const timed = await publishWindowed(s, names.prefix, sample, n, window, shape, async () => {
       const stored = await streamCount(s.nc, names.stream);
       if (stored !== n) throw new Error(`the raw publish stored ${stored} of ${n} messages`);
     });
@@ -107,12 +123,31 @@ export async function rawPublish(
   }
 }
 
+/** The headers of message `seq` (0-based) of a ceiling of `shape` on a fresh stream. */
+function ceilingHeaders(shape: CeilingShape, seq: number): MsgHdrs {
+  const h = headers();
+  h.set('Nats-Msg-Id', msgIdFor('raw', seq));
+  if (shape === 'pgwalstreams') {
+    // One transaction of 10 000 events per commit LSN, as the large set's.
+    h.set(
+      'Pgwalstreams-Lsn',
+      `0/${(0x1a000000 + Math.floor(seq / 10_000) * 0x2b0000).toString(16).toUpperCase()}`,
+    );
+    h.set('Pgwalstreams-Xid', String(1000 + Math.floor(seq / 10_000)));
+    h.set('Pgwalstreams-Position', String(seq % 10_000));
+    h.set('Pgwalstreams-Slot', SAMPLE_SLOT);
+    h.set('Nats-Expected-Last-Sequence', String(seq));
+  }
+  return h;
+}
+
 async function publishWindowed(
   s: BenchServers,
   prefix: string,
   sample: readonly SampleMessage[],
   n: number,
   window: number,
+  shape: CeilingShape,
   check: () => Promise<void>,
 ): Promise<Timed> {
   const subjects = sample.map((m) => `${prefix}.${m.subject}`);
@@ -126,9 +161,10 @@ async function publishWindowed(
   const fill = (): void => {
     while (sent < n && sent - acked < window) {
       const i = sent % sample.length;
-      const h = headers();
-      h.set('Nats-Msg-Id', msgIdFor('raw', sent));
-      nc.publish(subjects[i]!, sample[i]!.data, { headers: h, reply: `${inbox}.${sent}` });
+      nc.publish(subjects[i]!, sample[i]!.data, {
+        headers: ceilingHeaders(shape, sent),
+        reply: `${inbox}.${sent}`,
+      });
       sent++;
     }
   };

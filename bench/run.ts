@@ -10,13 +10,15 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { wholeNumber } from './args.js';
-import { rawPublish } from './ceilings.js';
+import { rawPublish, type CeilingShape } from './ceilings.js';
 import { latency } from './latency.js';
 import { describeMachine } from './machine.js';
 import { memory } from './memory.js';
 import { naivePublish } from './naive.js';
 import {
+  ceilingDrift,
   cpuTable,
+  fixed,
   figuresTable,
   machineLine,
   noisyPhases,
@@ -27,9 +29,14 @@ import {
 import { PG_SETTINGS, startBenchServers } from './servers.js';
 import { snapshot } from './snapshot.js';
 import { throughput, type ThroughputResult } from './throughput.js';
+import { ChangeSet, sampleEvents } from './workload.js';
 
 /** The JetStream window of the ceiling (the service's default `nats.maxInFlight`). */
 const WINDOW = 4096;
+/** Messages of the unmeasured publish before the first ceiling. */
+const WARM_UP_MESSAGES = 20_000;
+/** Events the ceilings cycle through (the size of the large set's first transaction). */
+const SAMPLE_EVENTS = 10_000;
 /** Single-row transactions per second in the latency phase. */
 const LATENCY_RATE = 1000;
 
@@ -111,12 +118,26 @@ async function main(): Promise<void> {
     progress(machineLine(machine));
     if (!s.recvlogical) progress('pg_recvlogical is not installed: the slot drain ceiling is skipped');
 
+    // The ceilings first, on the fresh servers, with events shaped like the large set's.
+    const sample = sampleEvents(
+      'bench_large',
+      SAMPLE_EVENTS,
+      new ChangeSet('bench_large', options.changes).seed,
+    );
+    const ceiling = (shape: CeilingShape, label: string) =>
+      rawPublish(s, { sample, n: options.changes, window: WINDOW, shape, label });
+    // A short unmeasured publish first, into a stream deleted after it, so that the first ceiling
+    // does not pay for the fresh server's warm-up (the last one would not).
+    progress('JetStream warm-up: 20 000 messages, not measured');
+    await rawPublish(s, { sample, n: WARM_UP_MESSAGES, window: WINDOW, shape: 'bare', label: 'raw_warmup' });
+    progress('JetStream ceiling: raw pipelined publish, one Nats-Msg-Id header');
+    const bare = await ceiling('bare', 'raw_bare');
+    progress("JetStream ceiling: raw pipelined publish, pgwalstreams' headers");
+    const exact = await ceiling('pgwalstreams', 'raw_headers');
     progress('throughput, large transactions');
     const large = await throughput(s, 'large', options.changes, progress);
     progress('throughput, small transactions');
     const small = await throughput(s, 'small', options.changes, progress);
-    progress('JetStream ceiling: raw pipelined publish');
-    const raw = await rawPublish(s, { sample: large.sample, n: options.changes, window: WINDOW });
     progress('naive: awaited js.publish()');
     const naive = await naivePublish(s, small.sample, options.naiveMessages);
     progress(`latency: ${options.latencySeconds} s at ${LATENCY_RATE} tx/s`);
@@ -125,12 +146,22 @@ async function main(): Promise<void> {
     const mem = await memory(s, options.memoryRows);
     progress(`snapshot: initial snapshot of a ${options.snapshotRows.toLocaleString('en-US')}-row table`);
     const snap = await snapshot(s, options.snapshotRows, progress);
+    progress('JetStream ceiling again, one Nats-Msg-Id header, after every other phase');
+    const bareAgain = await ceiling('bare', 'raw_again');
 
     const strip = ({ sample: _sample, ...rest }: ThroughputResult): Omit<ThroughputResult, 'sample'> => rest;
     const results: Results = {
       large: strip(large),
       small: strip(small),
-      raw: { ...raw, n: options.changes, window: WINDOW, payloadBytes: averageBytes(large.sample) },
+      ceilings: {
+        n: options.changes,
+        window: WINDOW,
+        payloadBytes: averageBytes(sample),
+        storedPayloadBytes: averageBytes(large.sample),
+        bare,
+        headers: exact,
+        bareAgain,
+      },
       naive: { ...naive, n: options.naiveMessages },
       latency: lat,
       memory: mem,
@@ -190,11 +221,18 @@ async function main(): Promise<void> {
 function notes(r: Results): string {
   const l = r.latency;
   const noisy = noisyPhases(r);
+  const drift = ceilingDrift(r);
   const stolen = stolenPhases(r);
   return [
     ...(noisy.length > 0
       ? [
           `WARNING: other work kept the machine busy during: ${noisy.join(', ')}; those figures are not reliable.`,
+        ]
+      : []),
+    ...(Math.abs(drift) > 0.1
+      ? [
+          `WARNING: the bare JetStream ceiling was ${fixed(Math.abs(drift) * 100, 0)} % ${drift < 0 ? 'lower' : 'higher'} at the end of the run than at its start;`,
+          '  the machine did not give the same speed all along, and the ratios are not reliable.',
         ]
       : []),
     ...(stolen.length > 0
@@ -216,8 +254,11 @@ function notes(r: Results): string {
     `  clock drift ${l.clockDriftMs.toFixed(3)} ms over the phase, corrected). The first second of inserts is a warm-up.`,
     '- the service histogram truncates the commit time to the millisecond, so it reads up to 1 ms high;',
     '  its buckets are 0.5, 1, 2.5, 5, 10 ms.',
-    '- the JetStream ceiling publishes the first 10 000 events of the large set again, cycling, with unique',
-    '  Nats-Msg-Id; the naive way does the same with the small set.',
+    '- the JetStream ceilings are measured first, on the fresh servers (after 20 000 unmeasured messages into',
+    '  a stream deleted after them, so the first does not pay for the warm-up), and the bare one after every',
+    '  other phase again; they publish 10 000 events shaped like the first transaction of the large set, cycling,',
+    "  with a unique Nats-Msg-Id (bare), or with pgwalstreams' default headers (Nats-Msg-Id, Pgwalstreams-Lsn,",
+    '  -Xid, -Position, -Slot, Nats-Expected-Last-Sequence); the naive way publishes the stored small set.',
     '- µs CPU/row is the CPU of the processes listed per row (or message) handled: unlike rows/s, it',
     '  changes little when other work shares the machine.',
     '- "other s" is the machine\'s busy CPU time (/proc/stat) beyond the processes listed: PostgreSQL\'s',

@@ -147,3 +147,42 @@ export async function currentLsn(sql: pg.Client): Promise<string> {
   const { rows } = await sql.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn');
   return rows[0]!.lsn;
 }
+
+/**
+ * Events shaped like the service's for the first transaction of the large set (inserts, then
+ * updates, then deletes, 70/20/10), made without any server: the ceilings are measured with them
+ * before any other phase, on fresh servers. The figures table prints their average size next to
+ * that of the events the service stored.
+ */
+export function sampleEvents(
+  table: string,
+  n: number,
+  seed: number,
+): { subject: string; data: Uint8Array }[] {
+  const { ins, upd } = actionsBefore(n);
+  const commitTime = '2026-12-03T14:22:55.123456Z';
+  const head = (i: number, action: string) =>
+    `{"id":"1a2b3c4d-0000-8000-8000-${i.toString(16).padStart(12, '0')}","schema":"public",` +
+    `"table":"${table}","action":"${action}",`;
+  const tail = (i: number) => `,"commitTime":"${commitTime}","lsn":"0/1A2B3C40","xid":1234,"position":${i}}`;
+  const row = (id: number, updated: boolean) =>
+    `{"id":${id},"name":"user ${id}${updated ? ' (updated)' : ''}","email":"user${id}@example.com",` +
+    `"created_at":"${commitTime}","payload":{"n": ${id}, "tags": ["a", "b"]${updated ? ', "v": 2' : ''}}}`;
+  const out: { subject: string; data: Uint8Array }[] = [];
+  for (let i = 0; i < n; i++) {
+    let action: string;
+    let body: string;
+    if (i < ins) {
+      action = 'insert';
+      body = `${head(i, 'INSERT')}"data":${row(seed + i + 1, false)},"dataOld":{}${tail(i)}`;
+    } else if (i < ins + upd) {
+      action = 'update';
+      body = `${head(i, 'UPDATE')}"data":${row(i - ins + 1, true)},"dataOld":{}${tail(i)}`;
+    } else {
+      action = 'delete';
+      body = `${head(i, 'DELETE')}"data":{},"dataOld":{"id":${seed - (i - ins - upd)}}${tail(i)}`;
+    }
+    out.push({ subject: `public.${table}.${action}`, data: new TextEncoder().encode(body) });
+  }
+  return out;
+}
