@@ -53,6 +53,11 @@ export function serviceSettings(config: Config): ServiceSettings {
     sink: {
       ackTimeoutMs: nats.ackTimeout,
       window: nats.maxInFlight,
+      headers: {
+        lsn: nats.headers.includes('lsn'),
+        xid: nats.headers.includes('xid'),
+        position: nats.headers.includes('position'),
+      },
       stream: nats.stream && {
         name: nats.stream.name,
         subjects: nats.stream.subjects,

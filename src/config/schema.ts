@@ -380,6 +380,14 @@ const natsSchema = z
     ackTimeout: duration().prefault('10s'),
     /** Also publish a marker with the transaction's size on `<topicPrefix>.transaction.commit`. */
     transactionEvents: z.boolean().default(false),
+    /**
+     * Transaction headers every event carries besides `Nats-Msg-Id`, `Pgwalstreams-Slot` and
+     * `Nats-Expected-Last-Sequence` (and `Pgwalstreams-Transactional: false` on a message outside a
+     * transaction): `lsn` (`Pgwalstreams-Lsn`), `xid` (`Pgwalstreams-Xid`), `position`
+     * (`Pgwalstreams-Position`). None by default:
+     * the body and the id hold the same values, and each header costs nats-server time per message.
+     */
+    headers: z.array(z.enum(['lsn', 'xid', 'position'])).default([]),
     /** When present, the stream is created at start if missing. */
     stream: streamSchema.optional(),
     /**

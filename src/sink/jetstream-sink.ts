@@ -59,10 +59,29 @@ export const Header = {
   ExpectedLastSeq: 'Nats-Expected-Last-Sequence',
 } as const;
 
+/**
+ * Which of the transaction headers every event carries besides `Nats-Msg-Id`, `Pgwalstreams-Slot`
+ * and `Nats-Expected-Last-Sequence` (`nats.headers`): each costs nats-server time per message, and
+ * the id and the body hold the same values.
+ */
+export interface TransactionHeaders {
+  /** `Pgwalstreams-Lsn`. */
+  lsn: boolean;
+  /** `Pgwalstreams-Xid` (a message outside a transaction always has `Pgwalstreams-Transactional: false`). */
+  xid: boolean;
+  /** `Pgwalstreams-Position`. */
+  position: boolean;
+}
+
+/** Every transaction header. */
+export const ALL_TRANSACTION_HEADERS: TransactionHeaders = { lsn: true, xid: true, position: true };
+
 /** Options of the sink. */
 export interface SinkOptions {
   /** How long to wait for a PubAck before the publish counts as failed. */
   ackTimeoutMs: number;
+  /** The transaction headers to send (`nats.headers`). */
+  headers: TransactionHeaders;
   /** Events expected in flight at most (the publish window); more are handled, less efficiently. */
   window: number;
 }
@@ -98,7 +117,7 @@ export function slotHeaderLine(slot: string): Buffer {
 
 /**
  * Writes the header section of an event into `out` (from its start) and returns it:
- * `Nats-Msg-Id`, the transaction metadata, the slot line (`slotHeaderLine`) and
+ * `Nats-Msg-Id`, the transaction headers `include` names, the slot line (`slotHeaderLine`) and
  * `Nats-Expected-Last-Sequence`, the stream sequence the stream must end with for the event to be
  * stored. ASCII only (ids, LSNs, numbers and a slot name).
  */
@@ -107,21 +126,25 @@ export function writeHeaderBlock(
   meta: EventMeta,
   slotLine: Buffer,
   expectedLastSeq: number,
+  include: TransactionHeaders = ALL_TRANSACTION_HEADERS,
 ): Buffer {
   out.reset();
   out.ensure(HEADER_BYTES + meta.lsn.length + slotLine.length);
   const buf = out.buf;
   let p = putBytes(buf, 0, MSG_ID);
   p = writeEventId(meta.idPrefix, meta.idNumber, buf, p);
-  p = putBytes(buf, p, LSN);
-  p = putAscii(buf, p, meta.lsn);
+  if (include.lsn) {
+    p = putBytes(buf, p, LSN);
+    p = putAscii(buf, p, meta.lsn);
+  }
   if (meta.xid === null) {
+    // Always: a message's payload is the application's own, so this is how it says so.
     p = putBytes(buf, p, NOT_TRANSACTIONAL);
-  } else {
+  } else if (include.xid) {
     p = putBytes(buf, p, XID);
     p = putDecimal(buf, p, meta.xid);
   }
-  if (meta.position !== null) {
+  if (include.position && meta.position !== null) {
     p = putBytes(buf, p, POSITION);
     p = putDecimal(buf, p, meta.position);
   }
@@ -270,8 +293,8 @@ export class JetStreamSink implements Sink {
 
   /**
    * Publishes to JetStream. `seq` numbers the event; `meta` gives its `Nats-Msg-Id` (the event id)
-   * and the `Pgwalstreams-Lsn`, `-Xid` and `-Position` headers (`Pgwalstreams-Transactional: false`
-   * on a message outside a transaction), and names in `Nats-Expected-Last-Sequence` the sequence
+   * and, as `options.headers` asks, the `Pgwalstreams-Lsn`, `-Xid` and `-Position` headers
+   * (`Pgwalstreams-Transactional: false` on a message outside a transaction), and names in `Nats-Expected-Last-Sequence` the sequence
    * its stream must end with for it to be stored: after a lost or refused event, every later one of
    * the session is refused too, so none is stored ahead of a missing one. An event the stream already holds from
    * an earlier session is not sent: the listener hears `stored` for it at once.
@@ -297,7 +320,13 @@ export class JetStreamSink implements Sink {
     if (stream.foreign) return this.fail(stream.foreign);
     if (stream.skipThrough !== null && this.alreadyStored(stream, seq, meta)) return;
     const max = this.nc.info?.max_payload ?? Infinity;
-    const headers = writeHeaderBlock(this.headers, meta, this.start.slotLine, stream.expected);
+    const headers = writeHeaderBlock(
+      this.headers,
+      meta,
+      this.start.slotLine,
+      stream.expected,
+      this.options.headers,
+    );
     const size = this.batch.add(target.bytes, this.inboxBytes, seq, headers, payload, max);
     if (size > max) {
       this.fail(

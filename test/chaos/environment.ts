@@ -112,7 +112,8 @@ export async function startEnvironment(options: EnvironmentOptions): Promise<Env
     const url = single ? `nats://${single.proxy.host}:${single.proxy.port}` : nats.urls.join(',');
     const config = serviceConfig({ pg: pgServer, nats: { url } }, names, {
       database: { host: pgProxy.host, port: pgProxy.port },
-      nats: { ackTimeout: options.ackTimeoutMs },
+      // The transaction headers too: the checker holds each event's headers, body and id to agree.
+      nats: { ackTimeout: options.ackTimeoutMs, headers: ['lsn', 'xid', 'position'] },
       listener: { shutdownTimeout: '10s' },
     });
     writeFileSync(configFile, stringify(config));

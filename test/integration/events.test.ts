@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import pg from 'pg';
 import { decodeEventId } from '../../src/event/event-id.js';
+import { parseLsn } from '../../src/source/lsn.js';
 import { readStream, waitForCount } from './harness/jetstream.js';
 import { freshNames, serviceConfig, startServers, startService, type Servers } from './harness/scenario.js';
 
@@ -181,12 +182,15 @@ describe('faithful events', () => {
         events.slice(0, 4).map((e) => decodeEventId(e.msgId).position),
         [0, 1, 3, 4],
       );
+      // AND without nats.headers no transaction header is sent (the id holds the LSN and position),
+      // but a message outside a transaction still says so
       assert.deepEqual(events[1]!.headers, {
-        lsn: events[0]!.event.lsn,
-        xid: String(events[0]!.event.xid),
-        position: '1',
+        lsn: undefined,
+        xid: undefined,
+        position: undefined,
         transactional: undefined,
       });
+      assert.equal(decodeEventId(events[1]!.msgId).commitLsn, parseLsn(events[0]!.event.lsn));
       assert.equal(events[4]!.headers.transactional, 'false');
       assert.equal(events[4]!.headers.xid, undefined);
     } finally {
@@ -194,12 +198,12 @@ describe('faithful events', () => {
     }
   });
 
-  test('transaction metadata: lsn, xid and position on every event and header, and an optional commit marker', async () => {
+  test('transaction metadata: lsn, xid and position on every event, in headers with nats.headers, and an optional commit marker', async () => {
     const names = await freshNames(s);
     await s.pg.query('CREATE TABLE tx_meta (id int PRIMARY KEY)');
     await s.pg.query('CREATE TABLE tx_skip (id int PRIMARY KEY)');
     const config = serviceConfig(s, names, {
-      nats: { transactionEvents: true },
+      nats: { transactionEvents: true, headers: ['lsn', 'xid', 'position'] },
       database: { filter: { tables: { tx_meta: ['insert'] } } },
     });
     const service = await startService(config);

@@ -72,6 +72,7 @@ describe('parseConfig defaults', () => {
         address: ['nats://127.0.0.1:4222'],
         topicPrefix: 'db',
         transactionEvents: false,
+        headers: [],
         maxInFlight: 4096,
         ackTimeout: 10_000,
         stream: undefined,
@@ -266,6 +267,7 @@ describe('environment overrides', () => {
     ['PGWALSTREAMS_NATS_MAXINFLIGHT', '16', (c) => c.nats.maxInFlight, 16],
     ['PGWALSTREAMS_NATS_ACKTIMEOUT', '2500', (c) => c.nats.ackTimeout, 2500],
     ['PGWALSTREAMS_NATS_TRANSACTIONEVENTS', 'true', (c) => c.nats.transactionEvents, true],
+    ['PGWALSTREAMS_NATS_HEADERS', 'lsn,position', (c) => c.nats.headers, ['lsn', 'position']],
     ['PGWALSTREAMS_NATS_STREAM_NAME', 'cdc', (c) => c.nats.stream?.name, 'cdc'],
     ['PGWALSTREAMS_NATS_STREAM_SUBJECTS', 'a.>,b.*.x', (c) => c.nats.stream?.subjects, ['a.>', 'b.*.x']],
     ['PGWALSTREAMS_NATS_STREAM_STORAGE', 'memory', (c) => c.nats.stream?.storage, 'memory'],
@@ -533,6 +535,18 @@ describe('validation', () => {
     assert.equal(
       problemAt(fromEnv, 'listener.snapshot'),
       '"full" is not one of never, initial: pick one of them (from PGWALSTREAMS_LISTENER_SNAPSHOT)',
+    );
+  });
+
+  it('nats.headers: none by default, any of lsn, xid and position, and names a bad one', () => {
+    assert.deepEqual(parse(`${MINIMAL}nats:\n  headers: [lsn, position]\n`).nats.headers, [
+      'lsn',
+      'position',
+    ]);
+    const err = parseError(`${MINIMAL}nats:\n  headers: [lsn, subject]\n`);
+    assert.equal(
+      problemAt(err, 'nats.headers[1]'),
+      '"subject" is not one of lsn, xid, position: pick one of them',
     );
   });
 

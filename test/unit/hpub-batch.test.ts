@@ -191,4 +191,29 @@ describe('event header section', () => {
         tail(42),
     );
   });
+
+  test('nats.headers picks the transaction headers; a message outside a transaction always says so', () => {
+    const out = new JsonBytes(8);
+    const idPrefix = transactionIdPrefix(0x2abcdef, 0x16b3748n);
+    const id = eventId(idPrefix, 7);
+    const slot = slotHeaderLine('s');
+    const tail = 'Pgwalstreams-Slot: s\r\nNats-Expected-Last-Sequence: 9\r\n\r\n';
+    const meta: EventMeta = { idPrefix, idNumber: 7, lsn: '0/16B3748', xid: 726, position: 7 };
+    const block = (m: EventMeta, include: { lsn: boolean; xid: boolean; position: boolean }) =>
+      writeHeaderBlock(out, m, slot, 9, include).toString('latin1');
+    const none = { lsn: false, xid: false, position: false };
+    assert.equal(block(meta, none), `NATS/1.0\r\nNats-Msg-Id: ${id}\r\n${tail}`);
+    assert.equal(
+      block(meta, { ...none, position: true }),
+      `NATS/1.0\r\nNats-Msg-Id: ${id}\r\nPgwalstreams-Position: 7\r\n${tail}`,
+    );
+    assert.equal(
+      block(meta, { ...none, lsn: true, xid: true }),
+      `NATS/1.0\r\nNats-Msg-Id: ${id}\r\nPgwalstreams-Lsn: 0/16B3748\r\nPgwalstreams-Xid: 726\r\n${tail}`,
+    );
+    assert.equal(
+      block({ ...meta, xid: null, position: null }, none),
+      `NATS/1.0\r\nNats-Msg-Id: ${id}\r\nPgwalstreams-Transactional: false\r\n${tail}`,
+    );
+  });
 });
