@@ -83,13 +83,25 @@ export async function recvlogicalDrain(
 }
 
 /**
- * The headers of a ceiling's messages: `bare` is one `Nats-Msg-Id`; `pgwalstreams` is what the
- * service sends by default, in its order (`Nats-Msg-Id`, `Pgwalstreams-Lsn`, `-Xid`, `-Position`,
- * `-Slot`, `Nats-Expected-Last-Sequence`), with values of the same lengths.
+ * What a ceiling's messages carry besides the event and a unique `Nats-Msg-Id`, in the service's
+ * order: `slot` (`Pgwalstreams-Slot`), `transaction` (`Pgwalstreams-Lsn`, `-Xid`, `-Position`,
+ * before the slot, as `nats.headers: [lsn, xid, position]` sends them), `expected`
+ * (`Nats-Expected-Last-Sequence`, each message expecting the one before); and the reply inbox
+ * (`<inbox>.<seq>`, default `_bench.<22 characters>`).
  */
-export type CeilingShape = 'bare' | 'pgwalstreams';
+export interface CeilingShape {
+  slot?: boolean;
+  transaction?: boolean;
+  expected?: boolean;
+  inbox?: string;
+}
 
-/** The slot name the `pgwalstreams` shape carries (the large set's). */
+/** One `Nats-Msg-Id` header. */
+export const BARE: CeilingShape = {};
+/** What the service sends by default: its headers and an inbox of its length (`_pgw.<12>.`). */
+export const SERVICE_DEFAULT: CeilingShape = { slot: true, expected: true, inbox: '_pgw.AAAAAAAAAAAA' };
+
+/** The slot name the headers carry (the large set's). */
 const SAMPLE_SLOT = 'bench_large';
 
 /**
@@ -127,7 +139,7 @@ export async function rawPublish(
 function ceilingHeaders(shape: CeilingShape, seq: number): MsgHdrs {
   const h = headers();
   h.set('Nats-Msg-Id', msgIdFor('raw', seq));
-  if (shape === 'pgwalstreams') {
+  if (shape.transaction) {
     // One transaction of 10 000 events per commit LSN, as the large set's.
     h.set(
       'Pgwalstreams-Lsn',
@@ -135,9 +147,9 @@ function ceilingHeaders(shape: CeilingShape, seq: number): MsgHdrs {
     );
     h.set('Pgwalstreams-Xid', String(1000 + Math.floor(seq / 10_000)));
     h.set('Pgwalstreams-Position', String(seq % 10_000));
-    h.set('Pgwalstreams-Slot', SAMPLE_SLOT);
-    h.set('Nats-Expected-Last-Sequence', String(seq));
   }
+  if (shape.slot) h.set('Pgwalstreams-Slot', SAMPLE_SLOT);
+  if (shape.expected) h.set('Nats-Expected-Last-Sequence', String(seq));
   return h;
 }
 
@@ -152,7 +164,7 @@ async function publishWindowed(
 ): Promise<Timed> {
   const subjects = sample.map((m) => `${prefix}.${m.subject}`);
   const nc = await connect({ servers: s.nats.url });
-  const inbox = createInbox('_bench');
+  const inbox = shape.inbox ?? createInbox('_bench');
   let sent = 0;
   let acked = 0;
   let failure: Error | undefined;

@@ -29,6 +29,7 @@ import {
   waitForStream,
   walsenderPid,
 } from './servers.js';
+import { median } from './stats.js';
 import { LARGE_TRANSACTION_ROWS } from './throughput.js';
 import { ChangeSet } from './workload.js';
 
@@ -64,8 +65,6 @@ function parse(argv: string[]): { builds: string[]; rows: number; runs: number; 
     runs: wholeNumber('runs', values.runs, 4, USAGE),
   };
 }
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function main(): Promise<void> {
   const { builds, rows, runs, set } = parse(process.argv.slice(2));

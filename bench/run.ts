@@ -10,7 +10,7 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { wholeNumber } from './args.js';
-import { rawPublish, type CeilingShape } from './ceilings.js';
+import { BARE, rawPublish, SERVICE_DEFAULT, type CeilingShape } from './ceilings.js';
 import { latency } from './latency.js';
 import { describeMachine } from './machine.js';
 import { memory } from './memory.js';
@@ -129,11 +129,11 @@ async function main(): Promise<void> {
     // A short unmeasured publish first, into a stream deleted after it, so that the first ceiling
     // does not pay for the fresh server's warm-up (the last one would not).
     progress('JetStream warm-up: 20 000 messages, not measured');
-    await rawPublish(s, { sample, n: WARM_UP_MESSAGES, window: WINDOW, shape: 'bare', label: 'raw_warmup' });
+    await rawPublish(s, { sample, n: WARM_UP_MESSAGES, window: WINDOW, shape: BARE, label: 'raw_warmup' });
     progress('JetStream ceiling: raw pipelined publish, one Nats-Msg-Id header');
-    const bare = await ceiling('bare', 'raw_bare');
+    const bare = await ceiling(BARE, 'raw_bare');
     progress("JetStream ceiling: raw pipelined publish, pgwalstreams' headers");
-    const exact = await ceiling('pgwalstreams', 'raw_headers');
+    const exact = await ceiling(SERVICE_DEFAULT, 'raw_headers');
     progress('throughput, large transactions');
     const large = await throughput(s, 'large', options.changes, progress);
     progress('throughput, small transactions');
@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     progress(`snapshot: initial snapshot of a ${options.snapshotRows.toLocaleString('en-US')}-row table`);
     const snap = await snapshot(s, options.snapshotRows, progress);
     progress('JetStream ceiling again, one Nats-Msg-Id header, after every other phase');
-    const bareAgain = await ceiling('bare', 'raw_again');
+    const bareAgain = await ceiling(BARE, 'raw_again');
 
     const strip = ({ sample: _sample, ...rest }: ThroughputResult): Omit<ThroughputResult, 'sample'> => rest;
     const results: Results = {

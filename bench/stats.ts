@@ -63,3 +63,8 @@ export function histogramBound(buckets: readonly Bucket[], q: number): number {
   if (total === 0) return NaN;
   return buckets.find((b) => b.count >= q * total)?.le ?? Infinity;
 }
+
+/** The median of `xs` (the upper one of an even count). */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}
