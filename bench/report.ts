@@ -7,6 +7,7 @@ import type { LatencyResult } from './latency.js';
 import type { Machine } from './machine.js';
 import type { MemoryResult } from './memory.js';
 import type { SnapshotResult } from './snapshot.js';
+import type { StartupResult } from './startup.js';
 import type { ThroughputResult } from './throughput.js';
 
 /** Everything one run measured. */
@@ -31,6 +32,7 @@ export interface Results {
   latency: LatencyResult;
   memory: MemoryResult;
   snapshot: SnapshotResult;
+  startup: StartupResult;
 }
 
 /** One target and whether the run met it. */
@@ -90,6 +92,11 @@ export function targets(r: Results): Target[] {
       snapshotRate(r.snapshot) / rate(r.snapshot.rows, r.snapshot.copy),
       0.5,
     ),
+    t('--version (ms)', r.startup.version.seconds * 1000, 150, true),
+    t('--help (ms)', r.startup.help.seconds * 1000, 150, true),
+    t('config check (ms)', r.startup.configCheck.seconds * 1000, 400, true),
+    t('spawn → first event stored (ms)', r.startup.firstEvent.seconds * 1000, 300, true),
+    t('CPU until the first event stored (s)', r.startup.firstEvent.cpuSeconds, 0.15, true),
     t(
       'snapshot RSS, second half ÷ first half',
       r.snapshot.rssSecondHalfBytes / r.snapshot.rssFirstHalfBytes,
@@ -239,7 +246,34 @@ export function figuresTable(r: Results, ts: Target[]): string {
     `${fixed(sn.rssFirstHalfBytes / MB, 1)} / ${fixed(sn.rssSecondHalfBytes / MB, 1)} MB`,
     `peak ${fixed(sn.peakBytes / MB, 1)} MB; ${int(sn.streamMessages)} messages stored`,
     '≤ 1.1 × first half',
-    mark(ts[6]),
+    mark(ts[11]),
+  ]);
+  const st = r.startup;
+  const startRow = (
+    what: string,
+    f: { seconds: number; cpuSeconds: number },
+    limit: string,
+    target: Target | undefined,
+  ) =>
+    rows.push([
+      '7',
+      what,
+      `${fixed(f.seconds * 1000, 0)} ms`,
+      `${fixed(f.cpuSeconds, 3)} s CPU; median of 5`,
+      limit,
+      mark(target),
+    ]);
+  startRow('pgwalstreams --version', st.version, '< 150 ms', ts[6]);
+  startRow('pgwalstreams --help', st.help, '< 150 ms', ts[7]);
+  startRow('pgwalstreams config check', st.configCheck, '< 400 ms', ts[8]);
+  startRow('service: spawn → first event stored', st.firstEvent, '< 300 ms; CPU < 0.15 s', ts[9]);
+  rows.push([
+    '7',
+    'service: CPU until the first event stored',
+    `${fixed(st.firstEvent.cpuSeconds, 3)} s`,
+    '',
+    '< 0.15 s',
+    mark(ts[10]),
   ]);
   return formatTable(['#', 'measure', 'value', 'compared', 'target', ''], rows, [false, false, true]);
 }

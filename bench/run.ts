@@ -28,6 +28,7 @@ import {
 } from './report.js';
 import { PG_SETTINGS, startBenchServers } from './servers.js';
 import { snapshot } from './snapshot.js';
+import { startup } from './startup.js';
 import { throughput, type ThroughputResult } from './throughput.js';
 import { ChangeSet, sampleEvents } from './workload.js';
 
@@ -146,6 +147,8 @@ async function main(): Promise<void> {
     const mem = await memory(s, options.memoryRows);
     progress(`snapshot: initial snapshot of a ${options.snapshotRows.toLocaleString('en-US')}-row table`);
     const snap = await snapshot(s, options.snapshotRows, progress);
+    progress('start-up: --version, --help, config check, and spawn → first event stored, 5 times each');
+    const start = await startup(s);
     progress('JetStream ceiling again, one Nats-Msg-Id header, after every other phase');
     const bareAgain = await ceiling(BARE, 'raw_again');
 
@@ -166,6 +169,7 @@ async function main(): Promise<void> {
       latency: lat,
       memory: mem,
       snapshot: snap,
+      startup: start,
     };
     const ts = targets(results);
     const wallSeconds = (performance.now() - started) / 1000;
