@@ -85,8 +85,8 @@ export function targets(r: Results): Target[] {
     t('end to end, large tx ÷ bare JetStream ceiling', large / js, 0.75),
     t('end to end, small tx ÷ bare JetStream ceiling', small / js, 0.75),
     t('end to end, small tx ÷ naive', rate(r.small.changes, r.small.endToEnd) / naive, 10),
-    t('latency p99 (ms)', r.latency.p99, 5, true),
-    t('peak RSS (MB)', r.memory.peakBytes / MB, 150, true),
+    t('latency p99 (ms)', r.latency.p99, 3, true),
+    t('peak RSS (MB)', r.memory.peakBytes / MB, 120, true),
     t(
       'initial snapshot ÷ COPY ceiling',
       snapshotRate(r.snapshot) / rate(r.snapshot.rows, r.snapshot.copy),
@@ -202,7 +202,7 @@ export function figuresTable(r: Results, ts: Target[]): string {
     `latency commit → subscriber, ${int(l.rate)} tx/s, p50 / p99 / max`,
     `${fixed(l.p50, 2)} / ${fixed(l.p99, 2)} / ${fixed(l.max, 1)} ms`,
     `${int(l.samples)} tx, ${int(l.achievedRate)} tx/s achieved`,
-    'p99 ≤ 5 ms',
+    'p99 ≤ 3 ms',
     mark(ts[3]),
   ]);
   rows.push([
@@ -219,7 +219,7 @@ export function figuresTable(r: Results, ts: Target[]): string {
     `peak RSS, one ${int(m.rows)}-row transaction`,
     `${fixed(m.peakBytes / MB, 1)} MB`,
     `baseline ${fixed(m.baselineBytes / MB, 1)} MB; ${int(m.rows / m.streamSeconds)} rows/s after commit`,
-    '≤ 150 MB',
+    '≤ 120 MB',
     mark(ts[4]),
   ]);
   const sn = r.snapshot;
