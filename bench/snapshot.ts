@@ -9,6 +9,7 @@ import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import copyStreams from 'pg-copy-streams';
+import { BUCKET } from '../test/integration/harness/backfill.js';
 import { serviceConfig } from '../test/integration/harness/scenario.js';
 import { streamCount } from '../test/integration/harness/jetstream.js';
 import type { Timed } from './ceilings.js';
@@ -24,9 +25,6 @@ import {
   type BenchServers,
 } from './servers.js';
 import { createTable, insertRows } from './workload.js';
-
-/** The progress bucket the service creates for the snapshot (`backfill.bucket`'s default). */
-const BUCKET = 'pgwalstreams_backfill';
 
 /** How often the service's resident memory is read during the snapshot. */
 const RSS_INTERVAL_MS = 100;

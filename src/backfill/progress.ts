@@ -73,18 +73,23 @@ export function isFinished(state: BackfillState): boolean {
   return state === 'done' || state === 'cancelled' || state === 'failed';
 }
 
-/** A new record of the slot's initial snapshot, pending, its tables not listed yet. */
-export function newInitialRecord(slot: string): BackfillRecord {
+/** A new pending record of `kind` for `slot` (an initial snapshot's tables are listed when it starts). */
+export function newRecord(
+  slot: string,
+  kind: BackfillRecord['kind'],
+  tables: TableProgress[] = [],
+  where: string | null = null,
+): BackfillRecord {
   const now = new Date().toISOString();
   return {
-    id: newBackfillId('initial'),
+    id: newBackfillId(kind),
     slot,
-    kind: 'initial',
-    where: null,
+    kind,
+    where,
     state: 'pending',
     createdAt: now,
     updatedAt: now,
-    tables: [],
+    tables,
   };
 }
 

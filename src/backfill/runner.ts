@@ -51,7 +51,7 @@ import {
   BackfillStore,
   BucketAbsent,
   isFinished,
-  newInitialRecord,
+  newRecord,
   type BackfillRecord,
   type BackfillState,
   type ProgressSettings,
@@ -199,7 +199,7 @@ export class BackfillRunner {
    */
   async beforeSlotCreated(): Promise<void> {
     const store = await this.progress(true);
-    await store.save(newInitialRecord(this.slot.slot));
+    await store.save(newRecord(this.slot.slot, 'initial'));
   }
 
   /** True when the slot should be created with an exported snapshot. */
@@ -347,7 +347,7 @@ class SessionWork implements BackfillPort {
       older.error = 'superseded by a newer initial snapshot';
       await store.save(older);
     }
-    return record ?? newInitialRecord(this.slot.slot);
+    return record ?? newRecord(this.slot.slot, 'initial');
   }
 
   /** The tables the publication and the filter publish, as progress entries. */

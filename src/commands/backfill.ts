@@ -10,7 +10,7 @@ import {
   BackfillStore,
   BucketAbsent,
   isFinished,
-  newBackfillId,
+  newRecord,
   type BackfillRecord,
   type TableProgress,
 } from '../backfill/progress.js';
@@ -116,17 +116,7 @@ export function backfillStartCommand(
       io.stderr.write('pgwalstreams: no backfill was queued\n');
       return 1;
     }
-    const now = new Date().toISOString();
-    const record: BackfillRecord = {
-      id: newBackfillId('backfill'),
-      slot: settings.slot.slot,
-      kind: 'backfill',
-      where,
-      state: 'pending',
-      createdAt: now,
-      updatedAt: now,
-      tables: progress,
-    };
+    const record = newRecord(settings.slot.slot, 'backfill', progress, where);
     await withStore(config, true, (store) => store.save(record));
     const list = progress
       .map((t) => `${tableName(t)}${t.estimate >= 0 ? ` (about ${t.estimate} rows)` : ''}`)
@@ -177,8 +167,7 @@ export async function backfillStatusLines(config: Config): Promise<string[]> {
       ),
     ];
   } catch (err) {
-    if (err instanceof Error && err.name === 'BucketAbsent')
-      return ['backfills    none (no progress bucket)'];
+    if (err instanceof BucketAbsent) return ['backfills    none (no progress bucket)'];
     const why = err instanceof Error ? err.message : String(err);
     return [`backfills    unknown: ${why}`];
   }

@@ -73,9 +73,6 @@ export interface TransactionHeaders {
   position: boolean;
 }
 
-/** Every transaction header. */
-export const ALL_TRANSACTION_HEADERS: TransactionHeaders = { lsn: true, xid: true, position: true };
-
 /** Options of the sink. */
 export interface SinkOptions {
   /** How long to wait for a PubAck before the publish counts as failed. */
@@ -126,7 +123,7 @@ export function writeHeaderBlock(
   meta: EventMeta,
   slotLine: Buffer,
   expectedLastSeq: number,
-  include: TransactionHeaders = ALL_TRANSACTION_HEADERS,
+  include: TransactionHeaders,
 ): Buffer {
   out.reset();
   out.ensure(HEADER_BYTES + meta.lsn.length + slotLine.length);

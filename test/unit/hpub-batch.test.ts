@@ -161,13 +161,15 @@ describe('HpubBatch', () => {
 });
 
 describe('event header section', () => {
+  const ALL = { lsn: true, xid: true, position: true };
+
   test('Nats-Msg-Id, the transaction metadata (or Transactional: false), the slot, the expected last sequence', () => {
     const out = new JsonBytes(8);
     const idPrefix = transactionIdPrefix(0x2abcdef, 0x16b3748n);
     const id = (n: number) => eventId(idPrefix, n);
     const slot = slotHeaderLine('pgwalstreams_slot');
     const block = (meta: Omit<EventMeta, 'idPrefix'>, expected: number) =>
-      writeHeaderBlock(out, { idPrefix, ...meta }, slot, expected).toString('latin1');
+      writeHeaderBlock(out, { idPrefix, ...meta }, slot, expected, ALL).toString('latin1');
     const tail = (expected: number) =>
       `Pgwalstreams-Slot: pgwalstreams_slot\r\nNats-Expected-Last-Sequence: ${expected}\r\n\r\n`;
     assert.equal(
