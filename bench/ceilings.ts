@@ -94,6 +94,10 @@ export interface CeilingShape {
   transaction?: boolean;
   expected?: boolean;
   inbox?: string;
+  /** `Nats-Expected-Last-Msg-Id`, each message expecting the id of the one before (the first: the sequence). */
+  expectedId?: boolean;
+  /** Ask for a PubAck on every `ackEvery`-th message only (and the last); default 1, every message. */
+  ackEvery?: number;
 }
 
 /** One `Nats-Msg-Id` header. */
@@ -150,6 +154,10 @@ function ceilingHeaders(shape: CeilingShape, seq: number): MsgHdrs {
   }
   if (shape.slot) h.set('Pgwalstreams-Slot', SAMPLE_SLOT);
   if (shape.expected) h.set('Nats-Expected-Last-Sequence', String(seq));
+  if (shape.expectedId) {
+    if (seq === 0) h.set('Nats-Expected-Last-Sequence', '0');
+    else h.set('Nats-Expected-Last-Msg-Id', msgIdFor('raw', seq - 1));
+  }
   return h;
 }
 
@@ -165,6 +173,7 @@ async function publishWindowed(
   const subjects = sample.map((m) => `${prefix}.${m.subject}`);
   const nc = await connect({ servers: s.nats.url });
   const inbox = shape.inbox ?? createInbox('_bench');
+  const ackEvery = shape.ackEvery ?? 1;
   let sent = 0;
   let acked = 0;
   let failure: Error | undefined;
@@ -173,9 +182,10 @@ async function publishWindowed(
   const fill = (): void => {
     while (sent < n && sent - acked < window) {
       const i = sent % sample.length;
+      const ask = (sent + 1) % ackEvery === 0 || sent === n - 1;
       nc.publish(subjects[i]!, sample[i]!.data, {
         headers: ceilingHeaders(shape, sent),
-        reply: `${inbox}.${sent}`,
+        ...(ask ? { reply: `${inbox}.${sent}` } : {}),
       });
       sent++;
     }
@@ -190,7 +200,8 @@ async function publishWindowed(
       else if (ack.duplicate) failure = new Error('PubAck says duplicate: message ids are not unique');
     }
     if (failure) return finish();
-    if (++acked === n) return finish();
+    acked = Number(msg.subject.slice(inbox.length + 1)) + 1;
+    if (acked === n) return finish();
     fill();
   };
   nc.subscribe(`${inbox}.*`, { callback: onAck });

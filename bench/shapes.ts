@@ -26,6 +26,15 @@ const SHAPES: [string, CeilingShape][] = [
   ['+ both: the service default, its inbox length', SERVICE_DEFAULT],
   ['the service default, a 4-character inbox', { ...SERVICE_DEFAULT, inbox: '_p.A' }],
   ['+ Lsn, Xid, Position (nats.headers all)', { ...SERVICE_DEFAULT, transaction: true }],
+  ['the service default, a PubAck per 128 messages', { ...SERVICE_DEFAULT, ackEvery: 128 }],
+  [
+    'id chain (Expected-Last-Msg-Id), a PubAck per 128',
+    { slot: true, expectedId: true, inbox: SERVICE_DEFAULT.inbox!, ackEvery: 128 },
+  ],
+  [
+    'id chain (Expected-Last-Msg-Id), every PubAck',
+    { slot: true, expectedId: true, inbox: SERVICE_DEFAULT.inbox! },
+  ],
 ];
 
 async function main(): Promise<void> {

@@ -24,10 +24,16 @@ export function putAscii(buf: Uint8Array, at: number, s: string): number {
   return at;
 }
 
-/** Writes a non-negative integer below 2^53 in decimal (at most 16 bytes). */
-export function putDecimal(buf: Uint8Array, at: number, n: number): number {
+/** The number of decimal digits of a non-negative integer below 2^53. */
+export function decimalDigits(n: number): number {
   let digits = 1;
   for (let x = n; x >= 10; x = Math.floor(x / 10)) digits++;
+  return digits;
+}
+
+/** Writes a non-negative integer below 2^53 in decimal (at most 16 bytes). */
+export function putDecimal(buf: Uint8Array, at: number, n: number): number {
+  const digits = decimalDigits(n);
   let p = at + digits;
   do {
     buf[--p] = 0x30 + (n % 10);

@@ -10,10 +10,17 @@
  * `flushBytes`, and otherwise in a microtask, so that a batch never waits past the work that
  * filled it.
  *
+ * A frame added with a chain number asks for a PubAck only if it is the last of its chain in the
+ * batch: its reply subject's place is written as spaces (nats-server reads the arguments of an
+ * `HPUB` line between runs of spaces, so the frame then has no reply subject), and when the batch
+ * is sent, the last frame of each chain gets its reply subject written into that place. The sink
+ * chains the events of a stream so that a PubAck for one acknowledges every event of the chain
+ * before it (`jetstream-sink.ts`).
+ *
  * The caller supplies valid subjects (no whitespace).
  */
 
-import { putBytes, putDecimal } from '../bytes.js';
+import { decimalDigits, putBytes, putDecimal } from '../bytes.js';
 
 /** Where batches go: the connection's command queue, which keeps them in order with its own. */
 export type SendBytes = (bytes: Uint8Array) => void;
@@ -32,6 +39,12 @@ export class HpubBatch {
   /** First free byte. */
   private end = 0;
   private scheduled = false;
+  /** By chain: where the reply subject of its last frame since the last send goes, or -1. */
+  private readonly replyAt: number[] = [];
+  private readonly replySeq: number[] = [];
+  private readonly replyPrefix: Uint8Array[] = [];
+  /** The chains with a frame since the last send. */
+  private readonly chains: number[] = [];
   private readonly flushLater = () => {
     this.scheduled = false;
     this.flush();
@@ -44,8 +57,10 @@ export class HpubBatch {
 
   /**
    * Queues one message to `subject` with the reply subject `<replyPrefix><replySeq>`; `headers` is
-   * the `NATS/1.0` header section, ending with an empty line. Returns the size of headers and
-   * payload in bytes; a message larger than `maxBytes` is not queued (the caller reports it).
+   * the `NATS/1.0` header section, ending with an empty line. With a `chain` (≥ 0), the reply
+   * subject is written only if the frame is still the last of that chain when the batch is sent.
+   * Returns the size of headers and payload in bytes; a message larger than `maxBytes` is not queued
+   * (the caller reports it).
    */
   add(
     subject: Uint8Array,
@@ -54,6 +69,7 @@ export class HpubBatch {
     headers: Uint8Array,
     payload: Uint8Array,
     maxBytes: number,
+    chain = -1,
   ): number {
     const hlen = headers.length;
     const size = hlen + payload.length;
@@ -64,9 +80,16 @@ export class HpubBatch {
     let p = this.end;
     p = putBytes(slab, p, HPUB);
     p = putBytes(slab, p, subject);
-    slab[p++] = SPACE;
-    p = putBytes(slab, p, replyPrefix);
-    p = putDecimal(slab, p, replySeq);
+    if (chain < 0) {
+      slab[p++] = SPACE;
+      p = putBytes(slab, p, replyPrefix);
+      p = putDecimal(slab, p, replySeq);
+    } else {
+      const at = p;
+      p += 1 + replyPrefix.length + decimalDigits(replySeq);
+      slab.fill(SPACE, at, p);
+      this.deferReply(chain, at, replyPrefix, replySeq);
+    }
     slab[p++] = SPACE;
     p = putDecimal(slab, p, hlen);
     slab[p++] = SPACE;
@@ -88,9 +111,35 @@ export class HpubBatch {
     return size;
   }
 
+  /** Remembers the place of the reply subject of the newest frame of `chain`. */
+  private deferReply(chain: number, at: number, prefix: Uint8Array, seq: number): void {
+    while (this.replyAt.length <= chain) {
+      this.replyAt.push(-1);
+      this.replySeq.push(0);
+      this.replyPrefix.push(prefix);
+    }
+    if (this.replyAt[chain] === -1) this.chains.push(chain);
+    this.replyAt[chain] = at;
+    this.replySeq[chain] = seq;
+    this.replyPrefix[chain] = prefix;
+  }
+
+  /** Writes the reply subject of the last frame of each chain into the place kept for it. */
+  private writeReplies(): void {
+    for (const chain of this.chains) {
+      let p = this.replyAt[chain]!;
+      this.slab[p++] = SPACE;
+      p = putBytes(this.slab, p, this.replyPrefix[chain]!);
+      putDecimal(this.slab, p, this.replySeq[chain]!);
+      this.replyAt[chain] = -1;
+    }
+    this.chains.length = 0;
+  }
+
   /** Sends the frames written since the last send. */
   flush(): void {
     if (this.end === this.start) return;
+    if (this.chains.length > 0) this.writeReplies();
     const bytes = this.slab.subarray(this.start, this.end);
     this.start = this.end;
     this.send(bytes);

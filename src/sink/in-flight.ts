@@ -15,9 +15,10 @@ export interface Waiting {
   sentAt: number;
 }
 
-/** A straggler: also the stream sequence it expected its stream to end with. */
+/** A straggler: also the stream sequence it expected its stream to end with, and its chain. */
 interface Straggler extends Waiting {
   expected: number;
+  chain: number;
 }
 
 export class InFlight {
@@ -26,6 +27,7 @@ export class InFlight {
   private readonly seqs: Float64Array;
   private readonly sentAt: Float64Array;
   private readonly expected: Float64Array;
+  private readonly chains: Int32Array;
   private readonly subjects: (string | undefined)[];
   private readonly stragglers = new Map<number, Straggler>();
   private inRing = 0;
@@ -40,6 +42,7 @@ export class InFlight {
     this.seqs = new Float64Array(size);
     this.sentAt = new Float64Array(size);
     this.expected = new Float64Array(size);
+    this.chains = new Int32Array(size);
     this.subjects = new Array<string | undefined>(size).fill(undefined);
   }
 
@@ -50,9 +53,10 @@ export class InFlight {
 
   /**
    * Records event `seq` (≥ 1, greater than every earlier one) sent to `subject` at `sentAt`,
-   * expecting its stream to end with sequence `expected`.
+   * expecting its stream to end with sequence `expected`; `chain` numbers its stream for
+   * `removeThrough`.
    */
-  add(seq: number, subject: string, sentAt: number, expected = 0): void {
+  add(seq: number, subject: string, sentAt: number, expected = 0, chain = 0): void {
     const i = seq & this.mask;
     const held = this.seqs[i]!;
     if (held !== 0) {
@@ -60,12 +64,14 @@ export class InFlight {
         subject: this.subjects[i]!,
         sentAt: this.sentAt[i]!,
         expected: this.expected[i]!,
+        chain: this.chains[i]!,
       });
       this.inRing--;
     }
     this.seqs[i] = seq;
     this.sentAt[i] = sentAt;
     this.expected[i] = expected;
+    this.chains[i] = chain;
     this.subjects[i] = subject;
     this.inRing++;
   }
@@ -95,6 +101,43 @@ export class InFlight {
     if (!straggler) return -1;
     this.stragglers.delete(seq);
     return straggler.sentAt;
+  }
+
+  /**
+   * Stops waiting for every event of `chain` up to `seq`, oldest first, and tells `done` of each
+   * with when it was sent. Returns how many there were.
+   */
+  removeThrough(seq: number, chain: number, done: (seq: number, sentAt: number) => void): number {
+    let n = 0;
+    if (this.stragglers.size > 0) {
+      for (const [s, straggler] of [...this.stragglers].sort((a, b) => a[0] - b[0])) {
+        if (s > seq) break;
+        if (straggler.chain !== chain) continue;
+        this.stragglers.delete(s);
+        done(s, straggler.sentAt);
+        n++;
+      }
+    }
+    // Every event below `oldestSeq` is gone; it moves up as long as no other chain's event is left.
+    let s = this.oldestSeq;
+    let advance = true;
+    for (; s <= seq && this.inRing > 0; s++) {
+      const i = s & this.mask;
+      if (this.seqs[i] === s) {
+        if (this.chains[i] !== chain) {
+          advance = false;
+          continue;
+        }
+        this.seqs[i] = 0;
+        this.subjects[i] = undefined;
+        this.inRing--;
+        done(s, this.sentAt[i]!);
+        n++;
+      }
+      if (advance) this.oldestSeq = s + 1;
+    }
+    if (advance) this.oldestSeq = Math.max(this.oldestSeq, s);
+    return n;
   }
 
   /** The event waiting longest, if any. */

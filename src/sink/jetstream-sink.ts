@@ -26,7 +26,7 @@ import { putAscii, putBytes, putDecimal } from '../bytes.js';
 import type { EventSeq } from '../checkpoint/checkpointer.js';
 import { PublishError } from '../errors.js';
 import type { EventMeta } from '../event/change-event.js';
-import { eventId, writeEventId } from '../event/event-id.js';
+import { eventId, writeEventId, type TransactionIdPrefix } from '../event/event-id.js';
 import { JsonBytes, utf8 } from '../event/json-bytes.js';
 import type { Logger } from '../ops/log.js';
 import { HpubBatch } from './hpub-batch.js';
@@ -57,6 +57,7 @@ export const Header = {
   Transactional: 'Pgwalstreams-Transactional',
   Slot: SLOT_HEADER,
   ExpectedLastSeq: 'Nats-Expected-Last-Sequence',
+  ExpectedLastMsgId: 'Nats-Expected-Last-Msg-Id',
 } as const;
 
 /**
@@ -95,16 +96,18 @@ const XID = utf8(`\r\n${Header.Xid}: `);
 const NOT_TRANSACTIONAL = utf8(`\r\n${Header.Transactional}: false`);
 const POSITION = utf8(`\r\n${Header.Position}: `);
 const EXPECTED_LAST_SEQ = utf8(`\r\n${Header.ExpectedLastSeq}: `);
+const EXPECTED_LAST_MSG_ID = utf8(`\r\n${Header.ExpectedLastMsgId}: `);
 const END = utf8('\r\n\r\n');
-/** The fixed parts of a header section, the id (36 bytes) and three numbers (16 bytes each), at most. */
+/** The fixed parts of a header section, two ids (36 bytes each) and three numbers (16 bytes each), at most. */
 const HEADER_BYTES =
   MSG_ID.length +
   LSN.length +
   NOT_TRANSACTIONAL.length +
   POSITION.length +
   EXPECTED_LAST_SEQ.length +
+  EXPECTED_LAST_MSG_ID.length +
   END.length +
-  36 +
+  72 +
   48;
 
 /** `\r\nPgwalstreams-Slot: <slot>`, the part of every header section that names the source. */
@@ -113,16 +116,28 @@ export function slotHeaderLine(slot: string): Buffer {
 }
 
 /**
+ * What a stream must end with for an event to be stored: the event before it in the session
+ * (`Nats-Expected-Last-Msg-Id`) once there is one and the stream is chained by ids, else the
+ * sequence `expected` (`Nats-Expected-Last-Sequence`).
+ */
+export interface ChainEnd {
+  expected: number;
+  /** The id of the event before, for a stream chained by ids; null: by the sequence. */
+  prevPrefix: TransactionIdPrefix | null;
+  prevNumber: number;
+}
+
+/**
  * Writes the header section of an event into `out` (from its start) and returns it:
  * `Nats-Msg-Id`, the transaction headers `include` names, the slot line (`slotHeaderLine`) and
- * `Nats-Expected-Last-Sequence`, the stream sequence the stream must end with for the event to be
- * stored. ASCII only (ids, LSNs, numbers and a slot name).
+ * what the stream must end with for the event to be stored (`end`). ASCII only (ids, LSNs,
+ * numbers and a slot name).
  */
 export function writeHeaderBlock(
   out: JsonBytes,
   meta: EventMeta,
   slotLine: Buffer,
-  expectedLastSeq: number,
+  end: ChainEnd,
   include: TransactionHeaders,
 ): Buffer {
   out.reset();
@@ -146,8 +161,13 @@ export function writeHeaderBlock(
     p = putDecimal(buf, p, meta.position);
   }
   p = putBytes(buf, p, slotLine);
-  p = putBytes(buf, p, EXPECTED_LAST_SEQ);
-  p = putDecimal(buf, p, expectedLastSeq);
+  if (end.prevPrefix === null) {
+    p = putBytes(buf, p, EXPECTED_LAST_SEQ);
+    p = putDecimal(buf, p, end.expected);
+  } else {
+    p = putBytes(buf, p, EXPECTED_LAST_MSG_ID);
+    p = writeEventId(end.prevPrefix, end.prevNumber, buf, p);
+  }
   out.pos = putBytes(buf, p, END);
   return out.view();
 }
@@ -195,8 +215,15 @@ export function replySeq(msg: Msg, from: number): number {
 }
 
 /** The order chain of one stream during a session: what its next event must follow. */
-interface StreamState {
+interface StreamState extends ChainEnd {
   readonly name: string;
+  /** Numbers the stream among the session's (its chain in `HpubBatch` and `InFlight`). */
+  readonly chain: number;
+  /**
+   * A stream of one replica: its events after the first are chained by ids, and a PubAck for one
+   * acknowledges every event of the stream before it.
+   */
+  readonly byId: boolean;
   /** The sequence the stream must end with for the next event to be stored. */
   expected: number;
   /** Set for a stream another publisher writes to: publishing to it fails with this. */
@@ -254,10 +281,14 @@ export class JetStreamSink implements Sink {
   ) {
     this.batch = new HpubBatch(internals.send);
     this.pending = new InFlight(options.window);
-    this.streams = start.tails.map((t) => ({
+    this.streams = start.tails.map((t, chain) => ({
       subjects: t.subjects,
       state: {
         name: t.name,
+        chain,
+        byId: t.replicas === 1,
+        prevPrefix: null,
+        prevNumber: 0,
         foreign: t.foreign,
         expected: t.lastSeq,
         skipThrough: start.skipStored ? (t.last?.id ?? null) : null,
@@ -317,14 +348,12 @@ export class JetStreamSink implements Sink {
     if (stream.foreign) return this.fail(stream.foreign);
     if (stream.skipThrough !== null && this.alreadyStored(stream, seq, meta)) return;
     const max = this.nc.info?.max_payload ?? Infinity;
-    const headers = writeHeaderBlock(
-      this.headers,
-      meta,
-      this.start.slotLine,
-      stream.expected,
-      this.options.headers,
-    );
-    const size = this.batch.add(target.bytes, this.inboxBytes, seq, headers, payload, max);
+    const headers = writeHeaderBlock(this.headers, meta, this.start.slotLine, stream, this.options.headers);
+    // Chained by ids, an event asks for a PubAck only as the last of its stream in a batch; the
+    // first of the session always asks, so that a refusal of it says why (a refusal of a later
+    // one says only that the event before it is missing).
+    const chain = stream.prevPrefix === null ? -1 : stream.chain;
+    const size = this.batch.add(target.bytes, this.inboxBytes, seq, headers, payload, max, chain);
     if (size > max) {
       this.fail(
         new PublishError(
@@ -335,8 +364,12 @@ export class JetStreamSink implements Sink {
       );
       return;
     }
-    this.pending.add(seq, subject, Date.now(), stream.expected);
+    this.pending.add(seq, subject, Date.now(), stream.expected, stream.chain);
     stream.expected++;
+    if (stream.byId) {
+      stream.prevPrefix = meta.idPrefix;
+      stream.prevNumber = meta.idNumber;
+    }
   }
 
   /**
@@ -454,8 +487,17 @@ export class JetStreamSink implements Sink {
         return;
       }
     }
-    const sentAt = this.pending.remove(seq);
-    this.listener.acked(seq, Date.now() - sentAt);
+    const now = Date.now();
+    const stream = this.target(subject).stream!;
+    if (stream.byId) {
+      // The stream holds this event only right after the one before it, and so on back to the
+      // first of the session: every earlier event of the stream is stored.
+      this.pending.removeThrough(seq, stream.chain, (s, sentAt) =>
+        this.listener.acked(s as EventSeq, now - sentAt),
+      );
+    } else {
+      this.listener.acked(seq, now - this.pending.remove(seq));
+    }
   }
 
   private checkTimeouts(): void {
@@ -495,6 +537,7 @@ const UNAVAILABLE_LIMIT_MS = 60_000;
 
 /** JetStream's error codes for a publish whose stream does not end as its `Nats-Expected-Last-…` says. */
 const WRONG_LAST_SEQUENCE = 10071;
+const WRONG_LAST_MSG_ID = 10070;
 
 /** The error for a PubAck that refuses an event. */
 function refusal(subject: string, stream: string | undefined, e: PubAckBody['error']): PublishError {
@@ -504,6 +547,15 @@ function refusal(subject: string, stream: string | undefined, e: PubAckBody['err
         `the event expected (${e.description}): an earlier event was not stored (or another publisher ` +
         'wrote to the stream), and no event is stored ahead of a missing one: the session ends and ' +
         'resumes from the slot',
+      { subject },
+    );
+  }
+  if (e?.err_code === WRONG_LAST_MSG_ID) {
+    return new PublishError(
+      `stream ${stream} refused an event on ${subject} because the stream's last message is not the event ` +
+        `before it (${e.description}): that event, or one before it, was not stored (or another publisher ` +
+        'wrote to the stream), and no event is stored ahead of a missing one: the session ends and resumes ' +
+        'from the slot, and its first event, which waits for its own answer, says why if it is refused again',
       { subject },
     );
   }

@@ -44,6 +44,8 @@ export interface StreamTail {
   subjects: readonly string[];
   /** The stream's last sequence number (0 for a stream that never held a message). */
   lastSeq: number;
+  /** The stream's replicas (`num_replicas`). */
+  replicas: number;
   /** The last event of this source, or null when the stream holds none that can be read. */
   last: StoredTail | null;
   /** Why `last` is null though the stream is not new: its last message is gone (retention, purge). */
@@ -119,8 +121,9 @@ async function readTail(jsm: JetStreamManager, name: string, source: SourceIdent
   }
   const subjects = info.config.subjects ?? [];
   const lastSeq = info.state.last_seq;
+  const replicas = info.config.num_replicas;
   if (lastSeq === 0 || info.state.messages === 0) {
-    return { name, subjects, lastSeq, last: null, lastGone: lastSeq > 0 };
+    return { name, subjects, lastSeq, replicas, last: null, lastGone: lastSeq > 0 };
   }
   let msg;
   try {
@@ -128,13 +131,14 @@ async function readTail(jsm: JetStreamManager, name: string, source: SourceIdent
   } catch (cause) {
     throw lookupError(`reading the last message (${lastSeq}) of stream ${name} failed`, cause, name);
   }
-  if (!msg) return { name, subjects, lastSeq, last: null, lastGone: true };
+  if (!msg) return { name, subjects, lastSeq, replicas, last: null, lastGone: true };
   const id = msg.header?.get('Nats-Msg-Id') ?? '';
   if (!isSourceMessage(msg, source)) {
     return {
       name,
       subjects,
       lastSeq,
+      replicas,
       last: null,
       lastGone: false,
       foreign: new StreamShareError(
@@ -146,7 +150,7 @@ async function readTail(jsm: JetStreamManager, name: string, source: SourceIdent
       ),
     };
   }
-  return { name, subjects, lastSeq, last: { id, seq: lastSeq }, lastGone: false };
+  return { name, subjects, lastSeq, replicas, last: { id, seq: lastSeq }, lastGone: false };
 }
 
 /** True for a stored message of `source`: see the module comment. */

@@ -14,17 +14,26 @@ interface Frame {
   payload: Buffer;
 }
 
-/** Reads HPUB frames as nats-server does: the line's byte counts must match the bytes that follow. */
+/**
+ * Reads HPUB frames as nats-server does: the arguments are what runs of spaces separate (four, or
+ * three without a reply subject, which is then ''), and the line's byte counts must match the bytes
+ * that follow.
+ */
 function parseFrames(bytes: Buffer): Frame[] {
   const frames: Frame[] = [];
   let at = 0;
   while (at < bytes.length) {
     const eol = bytes.indexOf('\r\n', at);
     assert.ok(eol > at, `no protocol line at byte ${at}`);
-    const parts = bytes.subarray(at, eol).toString('utf8').split(' ');
-    assert.equal(parts.length, 5, `HPUB line has 5 fields: ${parts.join(' ')}`);
-    const [op, subject, reply, hlenText, totalText] = parts as [string, string, string, string, string];
-    assert.equal(op, 'HPUB');
+    const line = bytes.subarray(at, eol).toString('utf8');
+    assert.ok(line.startsWith('HPUB '), `an HPUB line: ${line}`);
+    const args = line
+      .slice(5)
+      .split(/ +/)
+      .filter((a) => a !== '');
+    assert.ok(args.length === 4 || args.length === 3, `HPUB line has 3 or 4 arguments: ${line}`);
+    if (args.length === 3) args.splice(1, 0, '');
+    const [subject, reply, hlenText, totalText] = args as [string, string, string, string];
     assert.match(hlenText, /^[1-9]\d*$/);
     assert.match(totalText, /^[1-9]\d*$/);
     const hlen = Number(hlenText);
@@ -62,6 +71,7 @@ function add(
   headers: string,
   payload: string | Uint8Array,
   maxBytes: number,
+  chain = -1,
 ): number {
   const dot = reply.lastIndexOf('.') + 1;
   const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : payload;
@@ -73,6 +83,7 @@ function add(
     bytes(headers),
     body,
     maxBytes,
+    chain,
   );
 }
 const tick = () => new Promise<void>((resolve) => queueMicrotask(resolve));
@@ -160,8 +171,96 @@ describe('HpubBatch', () => {
   });
 });
 
+describe('HpubBatch chains', () => {
+  test('only the last frame of each chain in a batch has its reply subject; the others none, same length', async () => {
+    const { batch, sends, all } = recorder();
+    add(batch, 'a.x', '_in.1', HEADERS, 'one', 1e6, 0);
+    add(batch, 'b.x', '_in.2', HEADERS, 'two', 1e6, 1);
+    add(batch, 'a.x', '_in.3', HEADERS, 'three', 1e6, 0);
+    add(batch, 'c.x', '_in.4', HEADERS, 'four', 1e6); // no chain: always its reply
+    add(batch, 'a.x', '_in.10', HEADERS, 'five', 1e6, 0);
+    add(batch, 'c.x', '_in.11', HEADERS, 'six', 1e6);
+    await tick();
+    assert.equal(sends.length, 1);
+    assert.deepEqual(
+      parseFrames(all()).map((f) => [f.subject, f.reply, f.payload.toString()]),
+      [
+        ['a.x', '', 'one'],
+        ['b.x', '_in.2', 'two'],
+        ['a.x', '', 'three'],
+        ['c.x', '_in.4', 'four'],
+        ['a.x', '_in.10', 'five'],
+        ['c.x', '_in.11', 'six'],
+      ],
+    );
+    // The place of a missing reply subject is as long as the reply subject would be.
+    const lines = all()
+      .toString('latin1')
+      .split('\r\n')
+      .filter((l) => l.startsWith('HPUB'));
+    assert.equal(lines[0], `HPUB a.x ${' '.repeat('_in.1'.length)} ${HEADERS.length} ${HEADERS.length + 3}`);
+
+    // AND a new batch starts every chain again
+    add(batch, 'a.x', '_in.12', HEADERS, 'seven', 1e6, 0);
+    add(batch, 'a.x', '_in.13', HEADERS, 'eight', 1e6, 0);
+    await tick();
+    assert.deepEqual(
+      parseFrames(sends[1]!.copy).map((f) => f.reply),
+      ['', '_in.13'],
+    );
+  });
+
+  test('a batch sent because it is full, or because the buffer is, ends each chain with a reply subject', async () => {
+    const { batch, sends, all } = recorder(1024);
+    const n = 3000;
+    for (let i = 1; i <= n; i++) {
+      const payload = `{"i":${i},"pad":"${i === 1500 ? 'z'.repeat(300_000) : ''}"}`; // one frame larger than the buffer
+      add(batch, 'a.x', `_in.${i}`, HEADERS, payload, 1e9, i % 2);
+    }
+    await tick();
+    assert.ok(sends.length > 50, `sent ${sends.length} times`);
+    for (const sent of sends) {
+      const frames = parseFrames(sent.copy);
+      for (const chain of [0, 1]) {
+        const mine = frames.filter(
+          (f) => (JSON.parse(f.payload.toString()) as { i: number }).i % 2 === chain,
+        );
+        if (mine.length === 0) continue;
+        assert.notEqual(mine.at(-1)!.reply, '', 'the last frame of a chain in a send has its reply subject');
+        assert.ok(
+          mine.slice(0, -1).every((f) => f.reply === ''),
+          'the others have none',
+        );
+      }
+    }
+    const frames = parseFrames(all());
+    assert.equal(frames.length, n);
+    for (const f of frames) if (f.reply !== '') assert.match(f.reply, /^_in\.\d+$/);
+  });
+});
+
 describe('event header section', () => {
   const ALL = { lsn: true, xid: true, position: true };
+  const bySeq = (expected: number) => ({ expected, prevPrefix: null, prevNumber: 0 });
+
+  test('chained by ids: Nats-Expected-Last-Msg-Id names the event before, in place of the sequence', () => {
+    const out = new JsonBytes(8);
+    const idPrefix = transactionIdPrefix(0x2abcdef, 0x16b3748n);
+    const before = transactionIdPrefix(0x2abcdef, 0x16b0000n);
+    const meta: EventMeta = { idPrefix, idNumber: 0, lsn: '0/16B3748', xid: 726, position: 0 };
+    const none = { lsn: false, xid: false, position: false };
+    assert.equal(
+      writeHeaderBlock(
+        out,
+        meta,
+        slotHeaderLine('s'),
+        { expected: 5, prevPrefix: before, prevNumber: 0xfffffffe },
+        none,
+      ).toString('latin1'),
+      `NATS/1.0\r\nNats-Msg-Id: ${eventId(idPrefix, 0)}\r\nPgwalstreams-Slot: s\r\n` +
+        `Nats-Expected-Last-Msg-Id: ${eventId(before, 0xfffffffe)}\r\n\r\n`,
+    );
+  });
 
   test('Nats-Msg-Id, the transaction metadata (or Transactional: false), the slot, the expected last sequence', () => {
     const out = new JsonBytes(8);
@@ -169,7 +268,7 @@ describe('event header section', () => {
     const id = (n: number) => eventId(idPrefix, n);
     const slot = slotHeaderLine('pgwalstreams_slot');
     const block = (meta: Omit<EventMeta, 'idPrefix'>, expected: number) =>
-      writeHeaderBlock(out, { idPrefix, ...meta }, slot, expected, ALL).toString('latin1');
+      writeHeaderBlock(out, { idPrefix, ...meta }, slot, bySeq(expected), ALL).toString('latin1');
     const tail = (expected: number) =>
       `Pgwalstreams-Slot: pgwalstreams_slot\r\nNats-Expected-Last-Sequence: ${expected}\r\n\r\n`;
     assert.equal(
@@ -202,7 +301,7 @@ describe('event header section', () => {
     const tail = 'Pgwalstreams-Slot: s\r\nNats-Expected-Last-Sequence: 9\r\n\r\n';
     const meta: EventMeta = { idPrefix, idNumber: 7, lsn: '0/16B3748', xid: 726, position: 7 };
     const block = (m: EventMeta, include: { lsn: boolean; xid: boolean; position: boolean }) =>
-      writeHeaderBlock(out, m, slot, 9, include).toString('latin1');
+      writeHeaderBlock(out, m, slot, bySeq(9), include).toString('latin1');
     const none = { lsn: false, xid: false, position: false };
     assert.equal(block(meta, none), `NATS/1.0\r\nNats-Msg-Id: ${id}\r\n${tail}`);
     assert.equal(

@@ -56,4 +56,48 @@ describe('InFlight', () => {
     for (let k = 1; k <= 2000; k++) assert.equal(f.remove(base + k), k);
     assert.equal(f.size, 0);
   });
+
+  test('removeThrough: every event of one chain up to a sequence, oldest first, the other chains left', () => {
+    const f = new InFlight(1024);
+    for (let seq = 1; seq <= 3000; seq++) f.add(seq, `s.${seq}`, seq * 10, 0, seq % 3 === 0 ? 1 : 0);
+    const done: [number, number][] = [];
+    const n = f.removeThrough(2000, 0, (seq, sentAt) => done.push([seq, sentAt]));
+    const expected = [...Array(2000).keys()].map((k) => k + 1).filter((seq) => seq % 3 !== 0);
+    assert.equal(n, expected.length);
+    assert.deepEqual(
+      done.map(([seq]) => seq),
+      expected,
+    );
+    assert.ok(done.every(([seq, sentAt]) => sentAt === seq * 10));
+    assert.equal(f.subjectOf(2000), undefined);
+    assert.equal(f.subjectOf(1998), 's.1998', 'chain 1 is left');
+    assert.deepEqual(f.oldest(), { subject: 's.3', sentAt: 30 });
+    assert.equal(
+      f.removeThrough(2000, 0, () => assert.fail('removed twice')),
+      0,
+    );
+    // the events that moved out of the ring are found too
+    assert.equal(f.size, 3000 - expected.length);
+    assert.equal(
+      f.removeThrough(3000, 1, () => {}),
+      1000,
+    );
+    assert.equal(
+      f.removeThrough(3000, 0, () => {}),
+      3000 - 2000 - (1000 - 666),
+    );
+    assert.equal(f.size, 0);
+    assert.equal(f.oldest(), undefined);
+  });
+
+  test('removeThrough keeps up with the ring: a chain acknowledged every 100 events, 10^6 events', () => {
+    const f = new InFlight(1024);
+    let removed = 0;
+    for (let seq = 1; seq <= 1_000_000; seq++) {
+      f.add(seq, 's', seq);
+      if (seq % 100 === 0) removed += f.removeThrough(seq, 0, () => {});
+    }
+    assert.equal(removed, 1_000_000);
+    assert.equal(f.size, 0);
+  });
 });
