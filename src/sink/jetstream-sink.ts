@@ -7,7 +7,16 @@
  * matches it to its event by `seq`. This avoids a timer, a promise and an error object per
  * message (what `js.publish()` costs) and lets thousands of publishes be in flight at once.
  *
- * Contract: an event counts as stored only when its PubAck arrives without error. A missing
+ * On a stream of one replica, the events of a session after its first are chained by ids
+ * (`Nats-Expected-Last-Msg-Id`), so the stream holds one only right after the one before it; then
+ * only the last event of the stream in each batch (and the session's first) has a reply subject,
+ * and its PubAck acknowledges every event of the stream up to it. nats-server then sends a PubAck
+ * per batch instead of per event. Replicated streams are chained by sequence, every event with its
+ * PubAck: nats-server 2.9.10 checks an id chain against each replica's memory, which a restarted
+ * follower gets wrong (docs/RELIABILITY.md, "Replicas left behind").
+ *
+ * Contract: an event counts as stored only when its PubAck, or a later one of its stream chained
+ * by ids, arrives without error. A missing
  * stream (no responders), an error PubAck or a PubAck that does not arrive within the ack
  * timeout is reported once, as a `PublishError`, and the sink stops accepting events.
  */
