@@ -56,6 +56,12 @@ export function writeEventId(tx: TransactionIdPrefix, position: number, buf: Uin
   const prefix = tx.prefixBytes;
   let p = at;
   for (let i = 0; i < prefix.length; i++) buf[p++] = prefix[i]!;
+  return writeEventPosition(position, buf, p);
+}
+
+/** Writes the last part of an event id, the 8 hex digits of the position, at `at`; returns where it ends. */
+export function writeEventPosition(position: number, buf: Uint8Array, at: number): number {
+  let p = at;
   for (let shift = 28; shift >= 0; shift -= 4) buf[p++] = HEX_DIGITS[(position >>> shift) & 15]!;
   return p;
 }

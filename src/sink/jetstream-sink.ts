@@ -35,7 +35,7 @@ import { putAscii, putBytes, putDecimal } from '../bytes.js';
 import type { EventSeq } from '../checkpoint/checkpointer.js';
 import { PublishError } from '../errors.js';
 import type { EventMeta } from '../event/change-event.js';
-import { eventId, writeEventId, type TransactionIdPrefix } from '../event/event-id.js';
+import { eventId, writeEventId, writeEventPosition, type TransactionIdPrefix } from '../event/event-id.js';
 import { JsonBytes, utf8 } from '../event/json-bytes.js';
 import type { Logger } from '../ops/log.js';
 import { HpubBatch } from './hpub-batch.js';
@@ -181,6 +181,51 @@ export function writeHeaderBlock(
   return out.view();
 }
 
+/** Bytes of an event id (`event-id.ts`), and of its prefix: all but the position's 8 hex digits. */
+const ID_BYTES = 36;
+const ID_PREFIX_BYTES = 28;
+
+/**
+ * The header section of a stream's events chained by ids when no transaction header is asked for:
+ * `Nats-Msg-Id`, the slot line and `Nats-Expected-Last-Msg-Id`, which is the id of the event before,
+ * so each section differs from the one before only in its two ids. One section is kept and patched:
+ * the expected id takes the previous id, and of the new id only what changed is written (the
+ * position's 8 hex digits, and the prefix when the transaction changed). The same bytes as
+ * `writeHeaderBlock` (the unit tests compare them).
+ */
+export class IdChainHeaders {
+  private readonly buf: Buffer;
+  private readonly idAt = MSG_ID.length;
+  private readonly prevAt: number;
+  /** The id in the section now. */
+  private idPrefix: TransactionIdPrefix | null = null;
+  private idNumber = 0;
+
+  constructor(slotLine: Buffer) {
+    this.prevAt = this.idAt + ID_BYTES + slotLine.length + EXPECTED_LAST_MSG_ID.length;
+    this.buf = Buffer.alloc(this.prevAt + ID_BYTES + END.length);
+    putBytes(this.buf, 0, MSG_ID);
+    putBytes(this.buf, this.idAt + ID_BYTES, slotLine);
+    putBytes(this.buf, this.prevAt - EXPECTED_LAST_MSG_ID.length, EXPECTED_LAST_MSG_ID);
+    putBytes(this.buf, this.prevAt + ID_BYTES, END);
+  }
+
+  /** The section of an event of a transaction (`meta.xid` set) that follows the event `end` names. */
+  write(meta: EventMeta, end: ChainEnd & { prevPrefix: TransactionIdPrefix }): Buffer {
+    const buf = this.buf;
+    if (this.idPrefix === end.prevPrefix && this.idNumber === end.prevNumber) {
+      buf.copyWithin(this.prevAt, this.idAt, this.idAt + ID_BYTES);
+    } else {
+      writeEventId(end.prevPrefix, end.prevNumber, buf, this.prevAt);
+    }
+    if (this.idPrefix !== meta.idPrefix) putBytes(buf, this.idAt, meta.idPrefix.prefixBytes);
+    writeEventPosition(meta.idNumber, buf, this.idAt + ID_PREFIX_BYTES);
+    this.idPrefix = meta.idPrefix;
+    this.idNumber = meta.idNumber;
+    return buf;
+  }
+}
+
 interface PubAckBody {
   seq?: number;
   error?: { code?: number; err_code?: number; description?: string };
@@ -235,6 +280,8 @@ interface StreamState extends ChainEnd {
   readonly byId: boolean;
   /** The sequence the stream must end with for the next event to be stored. */
   expected: number;
+  /** For a stream chained by ids, when no transaction header is asked for: its events' header sections. */
+  readonly idHeaders: IdChainHeaders | null;
   /** Set for a stream another publisher writes to: publishing to it fails with this. */
   readonly foreign: StreamShareError | undefined;
   /** Events up to this id are stored already (from an earlier session) and not sent; null once passed. */
@@ -296,6 +343,10 @@ export class JetStreamSink implements Sink {
         name: t.name,
         chain,
         byId: t.replicas === 1,
+        idHeaders:
+          t.replicas === 1 && !(options.headers.lsn || options.headers.xid || options.headers.position)
+            ? new IdChainHeaders(start.slotLine)
+            : null,
         prevPrefix: null,
         prevNumber: 0,
         foreign: t.foreign,
@@ -357,7 +408,10 @@ export class JetStreamSink implements Sink {
     if (stream.foreign) return this.fail(stream.foreign);
     if (stream.skipThrough !== null && this.alreadyStored(stream, seq, meta)) return;
     const max = this.nc.info?.max_payload ?? Infinity;
-    const headers = writeHeaderBlock(this.headers, meta, this.start.slotLine, stream, this.options.headers);
+    const headers =
+      stream.idHeaders && stream.prevPrefix !== null && meta.xid !== null
+        ? stream.idHeaders.write(meta, stream as StreamState & { prevPrefix: TransactionIdPrefix })
+        : writeHeaderBlock(this.headers, meta, this.start.slotLine, stream, this.options.headers);
     // Chained by ids, an event asks for a PubAck only as the last of its stream in a batch; the
     // first of the session always asks, so that a refusal of it says why (a refusal of a later
     // one says only that the event before it is missing).

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { EventMeta } from '../../src/event/change-event.js';
-import { eventId, transactionIdPrefix } from '../../src/event/event-id.js';
+import { eventId, transactionIdPrefix, type TransactionIdPrefix } from '../../src/event/event-id.js';
 import { JsonBytes } from '../../src/event/json-bytes.js';
 import { COMMIT_MARKER, NON_TRANSACTIONAL } from '../../src/event/transaction.js';
 import { HpubBatch } from '../../src/sink/hpub-batch.js';
-import { slotHeaderLine, writeHeaderBlock } from '../../src/sink/jetstream-sink.js';
+import { IdChainHeaders, slotHeaderLine, writeHeaderBlock } from '../../src/sink/jetstream-sink.js';
 
 interface Frame {
   subject: string;
@@ -242,6 +242,39 @@ describe('HpubBatch chains', () => {
 describe('event header section', () => {
   const ALL = { lsn: true, xid: true, position: true };
   const bySeq = (expected: number) => ({ expected, prevPrefix: null, prevNumber: 0 });
+
+  test('IdChainHeaders writes the same bytes as writeHeaderBlock, event after event', () => {
+    const out = new JsonBytes(8);
+    const slot = slotHeaderLine('a_slot_name');
+    const template = new IdChainHeaders(slot);
+    const none = { lsn: false, xid: false, position: false };
+    const txs = [0x16b3748n, 0x16b3749n, 0xffffffff00000000n, 0x1n].map((lsn) =>
+      transactionIdPrefix(0x1234567, lsn),
+    );
+    let prev: { prevPrefix: TransactionIdPrefix; prevNumber: number } | null = null;
+    let compared = 0;
+    for (const [t, idPrefix] of txs.entries()) {
+      for (const position of [0, 1, 2, 15, 16, 255, 0xfffffffe, 0xffffffff]) {
+        const meta: EventMeta = { idPrefix, idNumber: position, lsn: '0/1', xid: 700 + t, position };
+        if (prev !== null) {
+          const end: { expected: number; prevPrefix: TransactionIdPrefix; prevNumber: number } = {
+            expected: 99,
+            ...prev,
+          };
+          const expected: Buffer = Buffer.from(writeHeaderBlock(out, meta, slot, end, none));
+          assert.equal(template.write(meta, end).toString('latin1'), expected.toString('latin1'));
+          compared++;
+        }
+        // every third event follows an event the template did not write (a message outside a
+        // transaction, written by writeHeaderBlock)
+        prev =
+          compared % 3 === 2
+            ? { prevPrefix: txs[(t + 1) % txs.length]!, prevNumber: 0xabcdef }
+            : { prevPrefix: idPrefix, prevNumber: position };
+      }
+    }
+    assert.equal(compared, txs.length * 8 - 1);
+  });
 
   test('chained by ids: Nats-Expected-Last-Msg-Id names the event before, in place of the sequence', () => {
     const out = new JsonBytes(8);
