@@ -22,11 +22,15 @@
  * A second test runs a backfill, with an R3 stream and an R3 progress bucket of their own, through
  * kill -9 of the stream's leader and then of the bucket's leader, while rows are updated and
  * deleted: the consumer of the stream must end with the table, no row snapshotted twice.
+ *
+ * A third test has another client publish into an R3 stream (chained by sequence, a PubAck per
+ * event) while the service streams: the refusal leads to the other publisher's message, a stop
+ * marker and a stop, and the stream is refused after.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
-import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
   assertNoIdTwice,
@@ -238,6 +242,66 @@ describe('pgwalstreams against a 3-node JetStream cluster', () => {
       writing = false;
       await writer.catch(() => undefined);
       await service.dispose();
+    }
+  });
+
+  test('another publisher writes into an R3 stream mid-stream (chained by sequence): the service stops, marks the stream, and refuses it after', async () => {
+    // GIVEN the service streaming a backlog into an R3 stream, every event with its PubAck
+    const names: Names = {
+      slot: 'slot_cluster_share',
+      publication: 'pub_cluster_share',
+      prefix: 'ts',
+      stream: 'CLUSTER_SHARE',
+    };
+    await createStream(nc, names.stream, [`${names.prefix}.>`], { replicas: 3 });
+    await waitForStreamReplicas(nc, names.stream, 3);
+    await pg.query('CREATE TABLE cl_share (id int PRIMARY KEY, tx int NOT NULL, v text)');
+    const config = serviceConfig({ pg, nats: { url: cluster.urls.join(',') } }, names, {
+      nats: { ackTimeout: '2s' },
+      database: { filter: { tables: { cl_share: ['insert'] } } },
+    });
+    const service = await startService(config);
+    try {
+      for (let tx = 1; tx <= 10; tx++) await insertTx({ pg }, 'cl_share', tx, 2000, (tx - 1) * 2000 + 1);
+      await waitForCount(nc, names.stream, 2_000);
+
+      // WHEN another client publishes one message into the same stream, and more changes follow
+      await jetstream(nc).publish(`${names.prefix}.elsewhere`, '{}');
+      await insertTx({ pg }, 'cl_share', 11, 10, 20_001);
+
+      // THEN an event is refused by its expected sequence, and before the next session the service
+      // finds the other publisher's message, publishes a stop marker and stops
+      const failed = await service.waitForLog('replication session failed, retrying', 60_000);
+      assert.match(
+        (failed['err'] as { message: string }).message,
+        /^stream .* refused an event on .* does not end with the sequence the event expected/,
+      );
+      await service.waitForLog(
+        /^stream .* holds a message of another publisher .* A stop marker was published/,
+        60_000,
+      );
+      assert.equal((await service.exited).code, 1);
+      const events = await readStream(nc, names.stream);
+      assert.equal(events.at(-1)?.msgId, '', 'the last message is the stop marker');
+      assert.match(events.at(-1)?.raw ?? '', /another publisher/);
+    } finally {
+      await service.dispose();
+    }
+    // AND a new start refuses the stream at its first event
+    const again = await startService(config);
+    try {
+      await insertTx({ pg }, 'cl_share', 12, 1, 30_001);
+      assert.equal((await again.exited).code, 1);
+      assert.ok(
+        again.logs.some((l) =>
+          /captures subjects of this pgwalstreams, but its last message .* was not published by it/.test(
+            l.msg,
+          ),
+        ),
+        'the stream is refused',
+      );
+    } finally {
+      await again.dispose();
     }
   });
 
