@@ -6,7 +6,7 @@
  * see `load.ts`). Unknown keys are errors so that typos are caught. Messages are phrased as the
  * fix; generic ones (type, required, unknown key) are worded by the loader's error map.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ACTION_NAMES } from '../event/action.js';
 import { isValidSubjectPrefix } from '../route/subject.js';
 import { quote } from './tree.js';
