@@ -8,7 +8,10 @@
  * in a fraction of that.
  *
  * Each command stays in a chunk of its own (esbuild's code splitting of the dynamic imports in
- * src/commands/dispatch.ts), so that `--version` and `--help` load only the command line.
+ * src/commands/dispatch.ts), so that `--version` and `--help` load only the command line. The
+ * service itself (src/commands/run.ts and all it imports) is one CommonJS file, chunks/run.cjs,
+ * which src/code-cache.ts compiles from the V8 code cache that this script writes next to it
+ * (chunks/run.cjs.cache), made by a Node.js started with the flags of the binary's shebang.
  *
  * Left outside the bundle, loaded from node_modules at run time:
  * - pino-pretty: `format: pretty` runs it in a worker thread, started by thread-stream from its
@@ -17,10 +20,14 @@
  *
  * Usage: node dist/scripts/bundle.js (from the repository's root, after tsc).
  */
-import { build, type Plugin } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 const OUT = 'dist/src';
+/** The service's own bundle, CommonJS so that it can be compiled from a code cache. */
+const RUN_BUNDLE = `${OUT}/chunks/run.cjs`;
 
 /**
  * pg's lib/stream.js asks at load time whether it runs in a Cloudflare Worker; on Node 20, which
@@ -41,30 +48,102 @@ const pgNodeStreams: Plugin = {
   },
 };
 
-rmSync(`${OUT}/chunks`, { recursive: true, force: true });
-const result = await build({
-  entryPoints: { main: 'src/main.ts' },
+/** `import('./run.js')` in dispatch.ts loads chunks/run.cjs with its code cache. */
+const runWithCodeCache: Plugin = {
+  name: 'run-with-code-cache',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/run\.js$/ }, ({ importer }) =>
+      /[\\/]src[\\/]commands[\\/]dispatch\.ts$/.test(importer)
+        ? { path: 'run', namespace: 'run-with-code-cache' }
+        : undefined,
+    );
+    b.onLoad({ filter: /^run$/, namespace: 'run-with-code-cache' }, () => ({
+      // This module is a chunk of its own in chunks/, next to run.cjs.
+      contents: [
+        "import { fileURLToPath } from 'node:url';",
+        "import { loadWithCodeCache } from './code-cache.ts';",
+        "const run = loadWithCodeCache(fileURLToPath(new URL('./run.cjs', import.meta.url)));",
+        'export const runService = run.runService;',
+      ].join('\n'),
+      resolveDir: resolve('src'),
+      loader: 'ts',
+    }));
+  },
+};
+
+const common: BuildOptions = {
   bundle: true,
-  splitting: true,
-  format: 'esm',
   platform: 'node',
   target: 'node20.19',
-  outdir: OUT,
-  chunkNames: 'chunks/[name]-[hash]',
-  // The shebang of src/main.ts (node with --max-semi-space-size=16) stays the first line.
   sourcemap: true,
   // Function and class names as they are in the sources, for stack traces and logged errors.
   keepNames: true,
   external: ['pino-pretty', 'pg-native'],
+  logLevel: 'warning',
+};
+
+rmSync(`${OUT}/chunks`, { recursive: true, force: true });
+const commands = await build({
+  ...common,
+  entryPoints: { main: 'src/main.ts' },
+  splitting: true,
+  format: 'esm',
+  outdir: OUT,
+  chunkNames: 'chunks/[name]-[hash]',
+  // The shebang of src/main.ts (node with --max-semi-space-size=16) stays the first line.
   // The CommonJS dependencies (pg, prom-client, …) call require() for Node's built-in modules.
   banner: {
     js: "import { createRequire as __pgwCreateRequire } from 'node:module'; const require = __pgwCreateRequire(import.meta.url);",
   },
-  logLevel: 'warning',
+  plugins: [pgNodeStreams, runWithCodeCache],
   metafile: true,
-  plugins: [pgNodeStreams],
 });
-const outputs = Object.entries(result.metafile.outputs).filter(([file]) => file.endsWith('.js'));
+const service = await build({
+  ...common,
+  entryPoints: ['src/commands/run.ts'],
+  format: 'cjs',
+  outfile: RUN_BUNDLE,
+  // import.meta.url (src/ops/log.ts) is the bundle's own URL, as in the ESM chunks.
+  define: { 'import.meta.url': '__pgwImportMetaUrl' },
+  // Strict mode first, as the ES modules it is made of are (a directive must open the body).
+  banner: {
+    js: "'use strict'; var __pgwImportMetaUrl = require('node:url').pathToFileURL(__filename).href;",
+  },
+  plugins: [pgNodeStreams],
+  metafile: true,
+});
+
+// The loader must be the chunk next to run.cjs that dispatch.ts imports (else the service would
+// have been bundled into the ES module chunks, or the loader would look for run.cjs elsewhere).
+const loader = Object.entries(commands.metafile.outputs).find(
+  ([, o]) => o.inputs['run-with-code-cache:run'] !== undefined,
+)?.[0];
+if (loader === undefined || !loader.startsWith(`${OUT}/chunks/`))
+  throw new Error(`the loader of ${RUN_BUNDLE} is ${loader ?? 'not in the bundle'}`);
+
+// The code cache, made by node with the flags of the shebang (V8 refuses one made under others).
+const shebang = readFileSync('src/main.ts', 'utf8').split('\n', 1)[0] ?? '';
+const flags =
+  /^#!\/usr\/bin\/env -S node((?: --[\w-]+(?:=\S+)?)*)$/.exec(shebang)?.[1]?.trim().split(' ') ?? [];
+if (!shebang.startsWith('#!') || flags.length === 0)
+  throw new Error(`src/main.ts: cannot read node's flags from ${shebang}`);
+const cacheBytes = execFileSync(
+  process.execPath,
+  [
+    ...flags,
+    '--input-type=module',
+    '-e',
+    `const { writeCodeCache } = await import(${JSON.stringify(new URL('../src/code-cache.js', import.meta.url).href)});
+     console.log(writeCodeCache(${JSON.stringify(resolve(RUN_BUNDLE))}));`,
+  ],
+  { encoding: 'utf8' },
+).trim();
+
+const outputs = [commands, service].flatMap((r) =>
+  Object.entries(r.metafile.outputs).filter(([file]) => /\.c?js$/.test(file)),
+);
 const bytes = outputs.reduce((sum, [, o]) => sum + o.bytes, 0);
-if (process.argv[2]) (await import('node:fs')).writeFileSync(process.argv[2], JSON.stringify(result.metafile));
-console.log(`bundle: ${OUT}/main.js and ${outputs.length - 1} chunks, ${(bytes / 1e6).toFixed(2)} MB`);
+console.log(
+  `bundle: ${OUT}/main.js and ${outputs.length - 1} chunks, ${(bytes / 1e6).toFixed(2)} MB; ` +
+    `code cache of ${RUN_BUNDLE} ${(Number(cacheBytes) / 1e6).toFixed(2)} MB (node ${flags.join(' ')})`,
+);
