@@ -6,24 +6,27 @@
 # node_modules match.
 ARG NODE_IMAGE=node:24-trixie-slim
 
-# Build: all dependencies (TypeScript included), then compile src/ to dist/src/.
+# Build: all dependencies (TypeScript and esbuild included), then compile src/ with tsc and bundle
+# it (scripts/bundle.ts) into dist/src/main.js and its chunks in dist/src/chunks/.
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 COPY package.json package-lock.json tsconfig.json ./
 # --ignore-scripts: `prepare` would run tsc before the sources are here; the build step below runs it.
 RUN npm ci --ignore-scripts
 COPY src ./src
+COPY scripts/bundle.ts ./scripts/
 RUN npm run build
 
-# Runtime: production dependencies and the compiled code only, owned by root and read-only to the
-# process.
+# Runtime: production dependencies and the bundle only (tsc's other output in dist/src is not
+# loaded by it), owned by root and read-only to the process.
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --ignore-scripts: `prepare` needs tsc, which is a dev dependency and not installed here.
 RUN npm ci --omit=dev --ignore-scripts && npm cache clean --force
-COPY --from=build /app/dist/src ./dist/src
+COPY --from=build /app/dist/src/main.js /app/dist/src/main.js.map ./dist/src/
+COPY --from=build /app/dist/src/chunks ./dist/src/chunks
 # The official image's unprivileged `node` user, by number so that Kubernetes' runAsNonRoot can
 # verify it.
 USER 1000:1000

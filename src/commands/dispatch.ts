@@ -2,15 +2,19 @@
  * Runs the command the command line asked for. Each command's module is loaded only when it
  * runs, so that `--version` does not load the service.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { USAGE, type CliIo, type Command } from '../cli.js';
 
-/** The version in package.json (this file runs from dist/src/commands/). */
+/**
+ * The version in the nearest package.json above this module: dist/src/commands/dispatch.js as tsc
+ * compiles it, dist/src/main.js in the bundle that ships.
+ */
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
-    version: string;
-  };
-  return pkg.version;
+  for (let dir = new URL('./', import.meta.url); ; dir = new URL('../', dir)) {
+    const file = new URL('package.json', dir);
+    if (existsSync(file)) return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
+    if (dir.pathname === '/') throw new Error(`no package.json above ${import.meta.url}`);
+  }
 }
 
 /** Runs `command` and returns the exit status: 0, 1 for a fatal error, 2 for a usage or configuration error. */

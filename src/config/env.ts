@@ -5,7 +5,7 @@
  * variable set which key so that messages can name it.
  */
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ConfigProblem } from '../errors.js';
 import { configSchema } from './schema.js';
 import { closest } from './suggest.js';

@@ -3,7 +3,7 @@
  * check what is written. Derived from the zod schema's input side: durations accept text or
  * numbers, actions any case, and so on.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { configSchema } from './schema.js';
 
 type JsonObject = Record<string, unknown>;

@@ -3,7 +3,7 @@
  * required key, value not in a list), zod issues turned into problems under their key path,
  * unknown keys with the closest known key, and the variable a problem's value came from.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ConfigProblem } from '../errors.js';
 import { ENV_OVERRIDES, LIBPQ_FALLBACKS, type EnvSource } from './env.js';
 import { configSchema } from './schema.js';

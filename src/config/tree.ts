@@ -3,7 +3,7 @@
  * written by key path, the way a path and a value are printed in messages, and the schema node
  * that checks the input at a key.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** A section of the raw configuration: keys to values, as YAML and the environment give them. */
 export type Mapping = Record<string, unknown>;

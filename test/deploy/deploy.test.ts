@@ -1039,6 +1039,29 @@ describe('deploy files', () => {
       assert.ok(statSync(join(ROOT, '.dockerignore')).isFile());
     });
 
+    it('the package bin, the image entry point and the test harness run the same bundle', () => {
+      const BIN = 'dist/src/main.js';
+      const pkg = JSON.parse(read('package.json')) as { bin: Record<string, string>; files: string[] };
+      assert.deepEqual(pkg.bin, { pgwalstreams: BIN });
+      assert.ok(
+        pkg.files.some((f) => BIN.startsWith(`${f}/`)),
+        `package.json files leave out ${BIN}`,
+      );
+      const entry = dockerInstructions(read('Dockerfile'))
+        .filter((i) => i.op === 'ENTRYPOINT')
+        .pop();
+      assert.deepEqual(entry && execForm(entry.args), ['node', '--max-semi-space-size=16', BIN]);
+      assert.match(read('test/integration/harness/service.ts'), /new URL\('\.\.\/\.\.\/\.\.\/src\/main\.js'/);
+      // npm run build leaves esbuild's bundle there, not tsc's main.js, which imports ./cli.js.
+      const bundle = read(BIN);
+      assert.match(bundle, /^#!\/usr\/bin\/env -S node --max-semi-space-size=16\n/);
+      assert.doesNotMatch(bundle, /from "\.\/(cli|commands\/dispatch)\.js"/);
+      assert.match(bundle, /from "\.\/chunks\//);
+      // The service's own bundle and the code cache it is compiled from (src/code-cache.ts).
+      assert.ok(statSync(join(ROOT, 'dist/src/chunks/run.cjs.cache')).size > 0);
+      assert.match(read('dist/src/chunks/run.cjs'), /^'use strict';/);
+    });
+
     it('a Dockerfile that breaks a rule fails', () => {
       const good = read('Dockerfile');
       const broken = (from: RegExp | string, to: string): string => {

@@ -18,7 +18,7 @@ const SRC = fileURLToPath(new URL('../../../src/', import.meta.url));
  * nothing of each other.
  */
 const LAYERS: readonly (readonly string[])[] = [
-  ['errors.ts', 'bytes.ts'],
+  ['errors.ts', 'bytes.ts', 'code-cache.ts'],
   ['source'],
   ['event'],
   ['route'],
