@@ -55,7 +55,12 @@ import {
 import { startPostgres, type PostgresServer } from './harness/postgres.js';
 import { serviceConfig, startService, type Names } from './harness/scenario.js';
 import { SERVICE_CLIENT_NAME, type LogLine, type ServiceProcess } from './harness/service.js';
-import { assertExactlyOnceInOrder, insertTx, type Plan } from './harness/stream-checks.js';
+import {
+  assertExactlyOnceInOrder,
+  assertStreamRefusedAtStart,
+  insertTx,
+  type Plan,
+} from './harness/stream-checks.js';
 import { waitFor } from './harness/wait.js';
 
 const NAMES: Names = { slot: 'slot_cluster', publication: 'pub_cluster', prefix: 'tc', stream: 'CLUSTER' };
@@ -288,21 +293,7 @@ describe('pgwalstreams against a 3-node JetStream cluster', () => {
       await service.dispose();
     }
     // AND a new start refuses the stream at its first event
-    const again = await startService(config);
-    try {
-      await insertTx({ pg }, 'cl_share', 12, 1, 30_001);
-      assert.equal((await again.exited).code, 1);
-      assert.ok(
-        again.logs.some((l) =>
-          /captures subjects of this pgwalstreams, but its last message .* was not published by it/.test(
-            l.msg,
-          ),
-        ),
-        'the stream is refused',
-      );
-    } finally {
-      await again.dispose();
-    }
+    await assertStreamRefusedAtStart({ pg }, config, 'cl_share', 12, 30_001);
   });
 
   /**

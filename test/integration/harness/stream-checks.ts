@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { decodeEventId } from '../../../src/event/event-id.js';
 import type { StoredEvent } from './jetstream.js';
-import type { Servers } from './scenario.js';
+import { startService, type Servers } from './scenario.js';
 
 /** Rows per transaction, keyed by the `tx` column the scenarios write. */
 export type Plan = Map<number, number>;
@@ -45,4 +45,31 @@ export async function insertTx(
   await s.pg.query(
     `INSERT INTO ${table} SELECT g, ${tx}, 'row ' || g || repeat('.', 50) FROM generate_series(${firstId}, ${firstId + rows - 1}) g`,
   );
+}
+
+/**
+ * Starts the service on `config` and commits one row (transaction `tx`, id `id`) into `table`:
+ * asserts that the service refuses the stream at that first event, saying its last message is
+ * another publisher's, and exits with 1.
+ */
+export async function assertStreamRefusedAtStart(
+  s: Pick<Servers, 'pg'>,
+  config: Record<string, unknown>,
+  table: string,
+  tx: number,
+  id: number,
+): Promise<void> {
+  const again = await startService(config);
+  try {
+    await insertTx(s, table, tx, 1, id);
+    assert.equal((await again.exited).code, 1);
+    assert.ok(
+      again.logs.some((l) =>
+        /captures subjects of this pgwalstreams, but its last message .* was not published by it/.test(l.msg),
+      ),
+      'the stream is refused',
+    );
+  } finally {
+    await again.dispose();
+  }
 }
