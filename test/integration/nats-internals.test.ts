@@ -15,6 +15,15 @@ import { waitFor } from './harness/wait.js';
 
 /** A preload that gives the service connections without nats.js's `protocol`. */
 const HIDE_INTERNALS = fileURLToPath(new URL('./fixtures/hide-nats-internals.js', import.meta.url));
+/**
+ * The service over tsc's output rather than the bundle, which carries nats.js inside itself where
+ * the preload cannot reach it; with the flag of the binary's shebang.
+ */
+const UNBUNDLED = [
+  process.execPath,
+  '--max-semi-space-size=16',
+  fileURLToPath(new URL('./fixtures/unbundled-main.js', import.meta.url)),
+];
 
 describe('nats.js internals', () => {
   let s: Servers;
@@ -66,11 +75,15 @@ describe('nats.js internals', () => {
   });
 
   test('a NATS client without them: exit 1 at start with what to install, no retry, nothing replicated', async () => {
-    // GIVEN a service whose nats.js connections have no protocol.sendCommand
+    // GIVEN a service whose nats.js connections have no protocol.sendCommand (a build made with
+    // another nats.js; played by the preload on the unbundled modules)
     const names = await freshNames(s);
-    const service = ServiceProcess.start(serviceConfig(s, names), {
-      NODE_OPTIONS: `--import=${HIDE_INTERNALS}`,
-    });
+    const service = ServiceProcess.start(
+      serviceConfig(s, names),
+      { NODE_OPTIONS: `--import=${HIDE_INTERNALS}` },
+      undefined,
+      UNBUNDLED,
+    );
     try {
       // WHEN it starts, THEN it stops by itself with exit status 1
       let ended: Exit | undefined;

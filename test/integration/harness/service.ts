@@ -77,12 +77,14 @@ export class ServiceProcess {
 
   /**
    * Writes `config` as YAML into a new temp dir and starts the service on it; with `configFile`,
-   * starts it on that file instead (and `config` is not used).
+   * starts it on that file instead (and `config` is not used). `command` runs instead of the
+   * binary when given (a program and its first arguments).
    */
   static start(
     config: Record<string, unknown>,
     env: Record<string, string> = {},
     configFile?: string,
+    command: readonly string[] = [MAIN],
   ): ServiceProcess {
     const dir = mkdtempSync(join(tmpdir(), 'pgwalstreams-service-'));
     if (configFile === undefined) {
@@ -90,7 +92,7 @@ export class ServiceProcess {
       writeFileSync(configFile, stringify(config));
     }
     // The binary itself, as users run it: its shebang carries the Node.js flags it needs.
-    const child = spawn(MAIN, ['--config', configFile], {
+    const child = spawn(command[0]!, [...command.slice(1), '--config', configFile], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env['PATH'] ?? '', ...env },
     });
