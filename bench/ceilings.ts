@@ -102,8 +102,19 @@ export interface CeilingShape {
 
 /** One `Nats-Msg-Id` header. */
 export const BARE: CeilingShape = {};
-/** What the service sends by default: its headers and an inbox of its length (`_pgw.<12>.`). */
-export const SERVICE_DEFAULT: CeilingShape = { slot: true, expected: true, inbox: '_pgw.AAAAAAAAAAAA' };
+/**
+ * What the service sends by default to a stream of one replica: its headers (the slot, and the id
+ * chain), an inbox of its length (`_pgw.<12>.`), and a PubAck asked for once per batch, about 128
+ * of the bench's events (a 64 KB batch).
+ */
+export const SERVICE_DEFAULT: CeilingShape = {
+  slot: true,
+  expectedId: true,
+  inbox: '_pgw.AAAAAAAAAAAA',
+  ackEvery: 128,
+};
+/** The same to a replicated stream: the sequence chain, a PubAck per message. */
+export const SERVICE_REPLICATED: CeilingShape = { slot: true, expected: true, inbox: '_pgw.AAAAAAAAAAAA' };
 
 /** The slot name the headers carry (the large set's). */
 const SAMPLE_SLOT = 'bench_large';

@@ -133,7 +133,7 @@ async function main(): Promise<void> {
     await rawPublish(s, { sample, n: WARM_UP_MESSAGES, window: WINDOW, shape: BARE, label: 'raw_warmup' });
     progress('JetStream ceiling: raw pipelined publish, one Nats-Msg-Id header');
     const bare = await ceiling(BARE, 'raw_bare');
-    progress("JetStream ceiling: raw pipelined publish, pgwalstreams' headers");
+    progress('JetStream ceiling: raw pipelined publish, as pgwalstreams publishes');
     const exact = await ceiling(SERVICE_DEFAULT, 'raw_headers');
     progress('throughput, large transactions');
     const large = await throughput(s, 'large', options.changes, progress);
@@ -261,8 +261,9 @@ function notes(r: Results): string {
     '- the JetStream ceilings are measured first, on the fresh servers (after 20 000 unmeasured messages into',
     '  a stream deleted after them, so the first does not pay for the warm-up), and the bare one after every',
     '  other phase again; they publish 10 000 events shaped like the first transaction of the large set, cycling,',
-    "  with a unique Nats-Msg-Id (bare), or with pgwalstreams' default headers (Nats-Msg-Id, Pgwalstreams-Slot,",
-    '  Nats-Expected-Last-Sequence); the naive way publishes the stored small set.',
+    '  with a unique Nats-Msg-Id and a PubAck per message (bare), or as pgwalstreams sends to a stream of one',
+    '  replica (Nats-Msg-Id, Pgwalstreams-Slot, Nats-Expected-Last-Msg-Id, a PubAck per 128 messages); the',
+    '  naive way publishes the stored small set.',
     '- µs CPU/row is the CPU of the processes listed per row (or message) handled: unlike rows/s, it',
     '  changes little when other work shares the machine.',
     '- "other s" is the machine\'s busy CPU time (/proc/stat) beyond the processes listed: PostgreSQL\'s',

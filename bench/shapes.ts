@@ -6,7 +6,7 @@
  */
 import { parseArgs } from 'node:util';
 import { wholeNumber } from './args.js';
-import { BARE, rawPublish, SERVICE_DEFAULT, type CeilingShape } from './ceilings.js';
+import { BARE, rawPublish, SERVICE_DEFAULT, SERVICE_REPLICATED, type CeilingShape } from './ceilings.js';
 import { formatTable, storedRate } from './report.js';
 import { startBenchServers } from './servers.js';
 import { median } from './stats.js';
@@ -23,18 +23,12 @@ const SHAPES: [string, CeilingShape][] = [
   ['Nats-Msg-Id only (bare)', BARE],
   ['+ Pgwalstreams-Slot', { slot: true }],
   ['+ Nats-Expected-Last-Sequence', { expected: true }],
-  ['+ both: the service default, its inbox length', SERVICE_DEFAULT],
-  ['the service default, a 4-character inbox', { ...SERVICE_DEFAULT, inbox: '_p.A' }],
-  ['+ Lsn, Xid, Position (nats.headers all)', { ...SERVICE_DEFAULT, transaction: true }],
-  ['the service default, a PubAck per 128 messages', { ...SERVICE_DEFAULT, ackEvery: 128 }],
-  [
-    'id chain (Expected-Last-Msg-Id), a PubAck per 128',
-    { slot: true, expectedId: true, inbox: SERVICE_DEFAULT.inbox!, ackEvery: 128 },
-  ],
-  [
-    'id chain (Expected-Last-Msg-Id), every PubAck',
-    { slot: true, expectedId: true, inbox: SERVICE_DEFAULT.inbox! },
-  ],
+  ['+ both, its inbox length: the service to a replicated stream', SERVICE_REPLICATED],
+  ['the same, a 4-character inbox', { ...SERVICE_REPLICATED, inbox: '_p.A' }],
+  ['+ Lsn, Xid, Position (nats.headers all)', { ...SERVICE_REPLICATED, transaction: true }],
+  ['the same as a replicated stream, a PubAck per 128 messages', { ...SERVICE_REPLICATED, ackEvery: 128 }],
+  ['id chain (Expected-Last-Msg-Id), every PubAck', { ...SERVICE_DEFAULT, ackEvery: 1 }],
+  ['id chain, a PubAck per 128: the service to a stream of one replica', SERVICE_DEFAULT],
 ];
 
 async function main(): Promise<void> {
