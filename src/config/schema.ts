@@ -386,8 +386,8 @@ const natsSchema = z
     transactionEvents: z.boolean().default(false),
     /**
      * Transaction headers every event carries besides `Nats-Msg-Id`, `Pgwalstreams-Slot` and
-     * `Nats-Expected-Last-Sequence` or `-Msg-Id` (and `Pgwalstreams-Transactional: false` on a message outside a
-     * transaction): `lsn` (`Pgwalstreams-Lsn`), `xid` (`Pgwalstreams-Xid`), `position`
+     * `Nats-Expected-Last-Sequence` or `-Msg-Id` (and `Pgwalstreams-Transactional: false` on a
+     * message outside a transaction): `lsn` (`Pgwalstreams-Lsn`), `xid` (`Pgwalstreams-Xid`), `position`
      * (`Pgwalstreams-Position`). None by default:
      * the body and the id hold the same values, and each header costs nats-server time per message.
      */

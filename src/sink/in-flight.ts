@@ -109,14 +109,13 @@ export class InFlight {
    */
   removeThrough(seq: number, chain: number, done: (seq: number, sentAt: number) => void): number {
     let n = 0;
-    if (this.stragglers.size > 0) {
-      for (const [s, straggler] of [...this.stragglers].sort((a, b) => a[0] - b[0])) {
-        if (s > seq) break;
-        if (straggler.chain !== chain) continue;
-        this.stragglers.delete(s);
-        done(s, straggler.sentAt);
-        n++;
-      }
+    // Stragglers enter the map in sequence order (a ring slot is taken again only by a later event).
+    for (const [s, straggler] of this.stragglers) {
+      if (s > seq) break;
+      if (straggler.chain !== chain) continue;
+      this.stragglers.delete(s);
+      done(s, straggler.sentAt);
+      n++;
     }
     // Every event below `oldestSeq` is gone; it moves up as long as no other chain's event is left.
     let s = this.oldestSeq;

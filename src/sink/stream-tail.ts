@@ -4,8 +4,9 @@
  *
  * A session reads this before it publishes. The last sequence starts the chain of
  * `Nats-Expected-Last-Sequence` (or, on a stream of one replica, `-Msg-Id`) headers that keeps
- * stream order equal to publish order (see `jetstream-sink.ts`); the last event tells which replayed events are already stored, so they are
- * not sent again whatever the stream's duplicate window. Because of the chain, what a stream holds
+ * stream order equal to publish order (see `jetstream-sink.ts`); the last event tells which
+ * replayed events are already stored, so they are not sent again whatever the stream's duplicate
+ * window. Because of the chain, what a stream holds
  * of this source is always a prefix of what was published to it: every event up to the last one is
  * there, none after it.
  *
